@@ -1,0 +1,201 @@
+#include "allocator/process_memory.h"
+
+#include <algorithm>
+
+namespace oomtrace {
+namespace {
+
+LiveAllocation from_event(const Event& event) {
+  LiveAllocation allocation;
+  allocation.address = event.address;
+  allocation.size = event.size;
+  allocation.stream = event.stream;
+  allocation.time_ns = event.time_ns;
+  allocation.thread = event.thread;
+  allocation.stack_id = event.stack_id;
+  allocation.device = event.device;
+  allocation.api = event.api;
+  return allocation;
+}
+
+const DeviceFigures kNoFigures{};
+
+}  // namespace
+
+void ProcessMemory::apply(const Event& event) {
+  switch (event.type) {
+    case EventType::Alloc:
+      if (api_memory_kind(event.api) == MemoryKind::Mapping) {
+        on_map(event);
+      } else {
+        on_alloc(event);
+      }
+      break;
+    case EventType::Free:
+      if (api_memory_kind(event.api) == MemoryKind::Mapping) {
+        on_unmap(event);
+      } else {
+        on_free(event);
+      }
+      break;
+    case EventType::AllocFailed:
+      ++totals_.failed_allocations;
+      if (event.device != kHostDevice) figures(event.device);
+      break;
+  }
+}
+
+DeviceFigures& ProcessMemory::figures(int device) { return devices_[device]; }
+
+void ProcessMemory::add_reserved(const LiveAllocation& allocation) {
+  DeviceFigures& fig = figures(allocation.device);
+  fig.reserved_bytes += allocation.size;
+  fig.peak_reserved_bytes = std::max(fig.peak_reserved_bytes, fig.reserved_bytes);
+  ++fig.segment_count;
+  if (api_is_stream_ordered(allocation.api)) fig.stream_ordered_bytes += allocation.size;
+  if (allocation.api == Api::cuMemCreate) fig.physical_handle_bytes += allocation.size;
+}
+
+void ProcessMemory::remove_reserved(const LiveAllocation& allocation) {
+  DeviceFigures& fig = figures(allocation.device);
+  fig.reserved_bytes -= std::min(fig.reserved_bytes, allocation.size);
+  if (fig.segment_count > 0) --fig.segment_count;
+  if (api_is_stream_ordered(allocation.api)) {
+    fig.stream_ordered_bytes -= std::min(fig.stream_ordered_bytes, allocation.size);
+  }
+  if (allocation.api == Api::cuMemCreate) {
+    fig.physical_handle_bytes -= std::min(fig.physical_handle_bytes, allocation.size);
+  }
+}
+
+void ProcessMemory::on_alloc(const Event& event) {
+  ++totals_.allocations;
+  LiveAllocation allocation = from_event(event);
+  switch (api_memory_kind(event.api)) {
+    case MemoryKind::Device:
+      pointers_[event.address] = allocation;
+      add_reserved(allocation);
+      break;
+    case MemoryKind::PhysicalHandle:
+      // A cuMemCreate on the host (NCCL's cuMem host buffers) has no device.
+      if (allocation.device == kHostDevice) {
+        host_pinned_bytes_ += allocation.size;
+        peak_host_pinned_bytes_ = std::max(peak_host_pinned_bytes_, host_pinned_bytes_);
+      } else {
+        add_reserved(allocation);
+      }
+      physical_handles_[event.address] = allocation;
+      break;
+    case MemoryKind::Managed:
+      pointers_[event.address] = allocation;
+      if (allocation.device != kHostDevice) figures(allocation.device).managed_bytes += allocation.size;
+      break;
+    case MemoryKind::HostPinned:
+      allocation.device = kHostDevice;
+      pointers_[event.address] = allocation;
+      host_pinned_bytes_ += allocation.size;
+      peak_host_pinned_bytes_ = std::max(peak_host_pinned_bytes_, host_pinned_bytes_);
+      break;
+    case MemoryKind::AddressRange:
+      address_ranges_[event.address] = allocation;
+      break;
+    case MemoryKind::Mapping:
+      break;  // handled by on_map
+  }
+}
+
+void ProcessMemory::on_free(const Event& event) {
+  AllocationMap* map = &pointers_;
+  MemoryKind kind = api_memory_kind(event.api);
+  if (kind == MemoryKind::PhysicalHandle) map = &physical_handles_;
+  if (kind == MemoryKind::AddressRange) map = &address_ranges_;
+
+  auto found = map->find(event.address);
+  if (found == map->end()) {
+    ++totals_.unmatched_frees;
+    return;
+  }
+  ++totals_.frees;
+  const LiveAllocation& allocation = found->second;
+  switch (api_memory_kind(allocation.api)) {
+    case MemoryKind::Device:
+      remove_reserved(allocation);
+      break;
+    case MemoryKind::PhysicalHandle:
+      if (allocation.device == kHostDevice) {
+        host_pinned_bytes_ -= std::min(host_pinned_bytes_, allocation.size);
+      } else {
+        remove_reserved(allocation);
+      }
+      break;
+    case MemoryKind::Managed:
+      if (allocation.device != kHostDevice) {
+        auto& managed = figures(allocation.device).managed_bytes;
+        managed -= std::min(managed, allocation.size);
+      }
+      break;
+    case MemoryKind::HostPinned:
+      host_pinned_bytes_ -= std::min(host_pinned_bytes_, allocation.size);
+      break;
+    case MemoryKind::AddressRange:
+    case MemoryKind::Mapping:
+      break;
+  }
+  map->erase(found);
+}
+
+void ProcessMemory::on_map(const Event& event) {
+  LiveAllocation mapping = from_event(event);
+  auto handle = physical_handles_.find(event.handle);
+  if (handle != physical_handles_.end()) mapping.device = handle->second.device;
+  if (mapping.device != kHostDevice) figures(mapping.device).mapped_bytes += mapping.size;
+  mappings_[event.address] = mapping;
+}
+
+void ProcessMemory::on_unmap(const Event& event) {
+  // cuMemUnmap may cover several mappings; drop every one inside the range.
+  auto it = mappings_.lower_bound(event.address);
+  while (it != mappings_.end() && it->first < event.address + event.size) {
+    if (it->second.device != kHostDevice) {
+      auto& mapped = figures(it->second.device).mapped_bytes;
+      mapped -= std::min(mapped, it->second.size);
+    }
+    it = mappings_.erase(it);
+  }
+}
+
+const DeviceFigures& ProcessMemory::device(int index) const {
+  auto found = devices_.find(index);
+  return found == devices_.end() ? kNoFigures : found->second;
+}
+
+std::vector<int> ProcessMemory::devices() const {
+  std::vector<int> indices;
+  for (const auto& [index, figures] : devices_) indices.push_back(index);
+  return indices;
+}
+
+std::vector<LiveAllocation> ProcessMemory::live_on_device(int device) const {
+  std::vector<LiveAllocation> live;
+  auto collect = [&](const AllocationMap& map) {
+    for (const auto& [address, allocation] : map) {
+      if (allocation.device == device) live.push_back(allocation);
+    }
+  };
+  collect(pointers_);
+  collect(physical_handles_);
+  std::erase_if(live, [](const LiveAllocation& a) {
+    MemoryKind kind = api_memory_kind(a.api);
+    return kind != MemoryKind::Device && kind != MemoryKind::PhysicalHandle;
+  });
+  std::sort(live.begin(), live.end(), [](const LiveAllocation& a, const LiveAllocation& b) {
+    return a.size != b.size ? a.size > b.size : a.address < b.address;
+  });
+  return live;
+}
+
+size_t ProcessMemory::live_count() const {
+  return pointers_.size() + physical_handles_.size();
+}
+
+}  // namespace oomtrace

@@ -1,0 +1,83 @@
+// What memory the traced process holds, rebuilt from events: per device the
+// segments (every live device allocation) with their figures, plus host-pinned
+// memory, unified memory and the virtual-memory objects kept apart.
+//
+// The same class runs inside the preloaded library (state at the instant of a
+// failure) and in the report (replaying a trace), so both see identical
+// numbers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+#include "allocator/event.h"
+
+namespace oomtrace {
+
+struct LiveAllocation {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  uint64_t stream = 0;
+  uint64_t time_ns = 0;
+  uint32_t thread = 0;
+  uint32_t stack_id = 0;
+  int16_t device = kHostDevice;
+  Api api = Api::Unknown;
+};
+
+struct DeviceFigures {
+  uint64_t reserved_bytes = 0;        // device memory this process holds
+  uint64_t peak_reserved_bytes = 0;
+  uint32_t segment_count = 0;         // live device allocations and handles
+  uint64_t stream_ordered_bytes = 0;  // part of reserved from async pools
+  uint64_t physical_handle_bytes = 0; // part of reserved from cuMemCreate
+  uint64_t mapped_bytes = 0;          // cuMemMap'd ranges currently visible
+  uint64_t managed_bytes = 0;         // unified memory, not in reserved
+};
+
+struct Totals {
+  uint64_t allocations = 0;        // successful allocation calls
+  uint64_t frees = 0;              // successful frees of tracked memory
+  uint64_t failed_allocations = 0; // calls that returned out-of-memory
+  uint64_t unmatched_frees = 0;    // frees of memory allocated before tracing
+};
+
+class ProcessMemory {
+ public:
+  void apply(const Event& event);
+
+  const DeviceFigures& device(int index) const;
+  std::vector<int> devices() const;  // indices seen so far, ascending
+  uint64_t host_pinned_bytes() const { return host_pinned_bytes_; }
+  uint64_t peak_host_pinned_bytes() const { return peak_host_pinned_bytes_; }
+  const Totals& totals() const { return totals_; }
+
+  // Live device-memory allocations of one device (or all, device = nullopt),
+  // largest first.
+  std::vector<LiveAllocation> live_on_device(int device) const;
+  size_t live_count() const;
+
+ private:
+  using AllocationMap = std::unordered_map<uint64_t, LiveAllocation>;
+
+  void on_alloc(const Event& event);
+  void on_free(const Event& event);
+  void on_map(const Event& event);
+  void on_unmap(const Event& event);
+  DeviceFigures& figures(int device);
+  void add_reserved(const LiveAllocation& allocation);
+  void remove_reserved(const LiveAllocation& allocation);
+
+  AllocationMap pointers_;          // device, managed and host-pinned
+  AllocationMap physical_handles_;  // cuMemCreate
+  AllocationMap address_ranges_;    // cuMemAddressReserve
+  std::map<uint64_t, LiveAllocation> mappings_;  // cuMemMap, by address
+  std::map<int, DeviceFigures> devices_;
+  uint64_t host_pinned_bytes_ = 0;
+  uint64_t peak_host_pinned_bytes_ = 0;
+  Totals totals_;
+};
+
+}  // namespace oomtrace

@@ -1,0 +1,48 @@
+// oomtrace: run a program with the tracer preloaded, or explain a trace.
+#include <cstdio>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/messages.h"
+#include "cli/report_command.h"
+#include "cli/run_command.h"
+
+namespace {
+
+// The help to point at after a usage error: the subcommand's when one was
+// named (parsing stopped, so CLI11 cannot tell us which).
+std::string help_hint(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "run" || arg == "report") return " (see oomtrace " + std::string(arg) + " --help)";
+    if (arg == "--") break;
+  }
+  return " (see oomtrace --help)";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace oomtrace::cli;
+  CLI::App app{"oomtrace: explains CUDA out-of-memory failures", "oomtrace"};
+  app.set_version_flag("--version", "oomtrace " OOMTRACE_VERSION);
+  app.require_subcommand(0, 1);
+  RunOptions run_options;
+  ReportOptions report_options;
+  CLI::App* run = add_run_command(app, run_options);
+  CLI::App* report = add_report_command(app, report_options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& done) {  // --help, --version
+    return app.exit(done);
+  } catch (const CLI::ParseError& error) {
+    print_error(error.what() + help_hint(argc, argv));
+    return kExitUsage;
+  }
+  if (run->parsed()) return run_command(run_options);
+  if (report->parsed()) return report_command(report_options);
+  std::fputs(app.help().c_str(), stderr);
+  return kExitUsage;
+}

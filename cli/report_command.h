@@ -1,0 +1,19 @@
+// `oomtrace report [--format text|json] [--write] TRACE`
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace oomtrace::cli {
+
+struct ReportOptions {
+  std::string format = "text";
+  bool write_files = false;
+  std::string trace_path;
+};
+
+CLI::App* add_report_command(CLI::App& app, ReportOptions& options);
+int report_command(const ReportOptions& options);
+
+}  // namespace oomtrace::cli

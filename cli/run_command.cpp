@@ -1,0 +1,82 @@
+#include "cli/run_command.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "cli/child_process.h"
+#include "cli/messages.h"
+#include "cli/run_results.h"
+#include "cli/self_location.h"
+
+namespace oomtrace::cli {
+namespace {
+
+// Our library goes first so its hooks see every allocation; whatever the
+// user preloads already stays.
+void prepend_to_preload(const std::string& library) {
+  const char* existing = std::getenv("LD_PRELOAD");
+  std::string value = library;
+  if (existing && *existing) value += std::string(":") + existing;
+  ::setenv("LD_PRELOAD", value.c_str(), 1);
+}
+
+// Creates --dir and hands it to the library; without --dir the library's
+// own default applies. Returns the folder the traces will land in, or
+// empty after printing an error.
+std::string prepare_output_dir(const std::string& requested) {
+  std::error_code error;
+  if (requested.empty()) {
+    const char* configured = std::getenv("OOMTRACE_DIR");
+    if (configured && *configured) return configured;
+    std::filesystem::path cwd = std::filesystem::current_path(error);
+    return error ? std::string(".") : cwd.string();
+  }
+  std::filesystem::path absolute = std::filesystem::absolute(requested, error);
+  if (!error) std::filesystem::create_directories(absolute, error);
+  if (error || !std::filesystem::is_directory(absolute)) {
+    print_error("cannot use " + requested + " as the trace folder: " +
+                (error ? error.message() : std::string("not a directory")));
+    return {};
+  }
+  ::setenv("OOMTRACE_DIR", absolute.c_str(), 1);
+  return absolute.string();
+}
+
+int exec_failure(const std::string& program, int error) {
+  print_error("cannot run " + program + ": " + std::strerror(error));
+  return error == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
+}
+
+}  // namespace
+
+CLI::App* add_run_command(CLI::App& app, RunOptions& options) {
+  CLI::App* command = app.add_subcommand("run", "Run a command with oomtrace preloaded, then explain what it wrote");
+  command->add_option("--dir", options.dir, "folder for traces and reports (created if missing)");
+  command->add_option("command", options.command, "the command and its arguments, after --")->required();
+  command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64");
+  return command;
+}
+
+int run_command(const RunOptions& options) {
+  LibraryLookup library = locate_preload_library();
+  if (!library.found) {
+    print_error("liboomtrace.so not found at " + library.path + " (set OOMTRACE_LIBRARY to its path)");
+    return kExitBadInput;
+  }
+  std::string output_dir = prepare_output_dir(options.dir);
+  if (output_dir.empty()) return kExitBadInput;
+  prepend_to_preload(library.path);
+  // The library's signal path runs `oomtrace report --write` through this.
+  std::string self = self_executable_path();
+  if (!self.empty()) ::setenv("OOMTRACE_CLI", self.c_str(), 1);
+
+  timespec start = file_clock_now();
+  ChildOutcome outcome = run_child(options.command);
+  if (outcome.exec_error != 0) return exec_failure(options.command.front(), outcome.exec_error);
+  tell_run_results(traces_written_since(output_dir, start));
+  return outcome.exit_code;
+}
+
+}  // namespace oomtrace::cli

@@ -1,0 +1,19 @@
+// `oomtrace run [--dir DIR] -- CMD ARGS...`
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace oomtrace::cli {
+
+struct RunOptions {
+  std::string dir;  // empty: traces go where OOMTRACE_DIR or the cwd says
+  std::vector<std::string> command;
+};
+
+CLI::App* add_run_command(CLI::App& app, RunOptions& options);
+int run_command(const RunOptions& options);
+
+}  // namespace oomtrace::cli

@@ -1,0 +1,72 @@
+#include "interpose/config.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <string_view>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace oomtrace::interpose {
+namespace {
+
+bool parse_flag(const char* name, bool fallback, std::vector<std::string>& problems) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return fallback;
+  std::string_view text(value);
+  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
+  problems.push_back(std::string(name) + "=" + value + " is not 0 or 1; using " +
+                     (fallback ? "1" : "0"));
+  return fallback;
+}
+
+std::string directory_of_this_library() {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&directory_of_this_library), &info) || !info.dli_fname) {
+    return {};
+  }
+  std::string path = info.dli_fname;
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+std::string find_cli(std::vector<std::string>& problems) {
+  if (const char* explicit_path = std::getenv("OOMTRACE_CLI"); explicit_path && *explicit_path) {
+    if (::access(explicit_path, X_OK) == 0) return explicit_path;
+    problems.push_back(std::string("OOMTRACE_CLI=") + explicit_path + " is not an executable");
+  }
+  std::string beside = directory_of_this_library() + "/oomtrace";
+  return ::access(beside.c_str(), X_OK) == 0 ? beside : std::string{};
+}
+
+}  // namespace
+
+Config read_config() {
+  Config config;
+  if (const char* dir = std::getenv("OOMTRACE_DIR"); dir && *dir) {
+    struct stat info{};
+    if (::stat(dir, &info) == 0 && S_ISDIR(info.st_mode)) {
+      config.output_dir = dir;
+    } else {
+      config.problems.push_back(std::string("OOMTRACE_DIR=") + dir +
+                                " is not an existing folder; writing to the current folder");
+    }
+  }
+  config.native_stacks = parse_flag("OOMTRACE_STACKS", true, config.problems);
+  config.quiet = parse_flag("OOMTRACE_QUIET", false, config.problems);
+  config.cli_path = find_cli(config.problems);
+  return config;
+}
+
+const std::vector<const char*>& allocator_setting_names() {
+  static const std::vector<const char*> names = {
+      "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF",       "CUDA_VISIBLE_DEVICES",
+      "TF_GPU_ALLOCATOR",        "TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE",
+      "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR",
+      "CUPY_GPU_MEMORY_LIMIT",   "CUDA_MODULE_LOADING",
+  };
+  return names;
+}
+
+}  // namespace oomtrace::interpose

@@ -1,0 +1,25 @@
+// The library's settings, from the environment, read once when the first
+// allocation is recorded. A bad value is reported once and replaced by the
+// default; it never stops the host program.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace oomtrace::interpose {
+
+struct Config {
+  std::string output_dir = ".";  // OOMTRACE_DIR
+  bool native_stacks = true;     // OOMTRACE_STACKS=0|1
+  bool quiet = false;            // OOMTRACE_QUIET=1: no line on stderr at exit
+  std::string cli_path;          // OOMTRACE_CLI, else `oomtrace` beside the library
+  std::vector<std::string> problems;  // one line per rejected variable
+};
+
+Config read_config();
+
+// Environment variables that change how CUDA frameworks allocate; recorded in
+// the trace so the report never suggests what was already set.
+const std::vector<const char*>& allocator_setting_names();
+
+}  // namespace oomtrace::interpose

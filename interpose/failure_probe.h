@@ -1,0 +1,17 @@
+// What the device looks like at the instant an allocation failed: total and
+// free memory from the driver, and who holds what from NVML when
+// libnvidia-ml.so.1 is present. Runs only on the failure path, never on a
+// successful allocation, and outside the recorder's lock.
+#pragma once
+
+#include "trace/format.h"
+
+namespace oomtrace::interpose {
+
+void probe_device_memory(int device, trace::FailureContext& failure);
+void probe_processes(int device, trace::FailureContext& failure);
+
+// Name, capacity and PCI bus id, asked once per device.
+trace::DeviceInfo describe_device(int device);
+
+}  // namespace oomtrace::interpose

@@ -1,0 +1,305 @@
+#include "interpose/recorder.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "allocator/process_memory.h"
+#include "interpose/config.h"
+#include "interpose/current_device.h"
+#include "interpose/diagnostics.h"
+#include "interpose/failure_probe.h"
+#include "interpose/native_stack.h"
+#include "interpose/process_identity.h"
+#include "interpose/signal_report.h"
+#include "trace/report_hook.h"
+#include "trace/writer.h"
+
+namespace oomtrace::interpose {
+namespace {
+
+enum class State { Idle, Recording, Finished, Disabled };
+
+constexpr int kMaxDevices = 64;
+
+struct Recorder {
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  State state = State::Idle;
+  Config config;
+  trace::TraceWriter writer;
+  ProcessMemory model;
+  StackInterner stacks;
+  std::string trace_path;
+  uint64_t start_ns = 0;
+  bool device_described[kMaxDevices] = {};
+  bool any_failure = false;
+};
+
+// Never destroyed: hooks may run during exit, after static destructors.
+Recorder& recorder() {
+  static Recorder* instance = new Recorder;
+  return *instance;
+}
+
+class Locked {
+ public:
+  explicit Locked(Recorder& r) : r_(r) { pthread_mutex_lock(&r_.lock); }
+  ~Locked() { pthread_mutex_unlock(&r_.lock); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+
+ private:
+  Recorder& r_;
+};
+
+uint64_t monotonic_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+}
+
+thread_local uint32_t tls_thread_id __attribute__((tls_model("initial-exec"))) = 0;
+
+uint32_t thread_id() {
+  if (tls_thread_id == 0) tls_thread_id = static_cast<uint32_t>(syscall(SYS_gettid));
+  return tls_thread_id;
+}
+
+bool create_trace_file(Recorder& r) {
+  std::string stem = r.config.output_dir + "/oomtrace." + host_name() + "." +
+                     std::to_string(getpid());
+  // A recycled pid (containers restart at 1) must not clobber an old trace.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string path = stem + (attempt ? "." + std::to_string(attempt) : "") + ".trace";
+    if (r.writer.create(path)) {
+      r.trace_path = path;
+      return true;
+    }
+    if (errno != EEXIST) break;
+  }
+  warn_once(Warning::CannotCreateTrace,
+            "cannot create a trace in " + r.config.output_dir + " (" + std::strerror(errno) +
+                "); the program runs on untraced. Set OOMTRACE_DIR to a writable folder.");
+  return false;
+}
+
+void write_preamble(Recorder& r) {
+  r.writer.write_process(describe_this_process());
+  for (const char* name : allocator_setting_names()) {
+    if (const char* value = std::getenv(name)) r.writer.write_setting({name, value});
+  }
+}
+
+// Under the lock. True when events can be written.
+bool ensure_recording(Recorder& r) {
+  if (r.state == State::Recording) return true;
+  if (r.state != State::Idle) return false;
+  r.config = read_config();
+  for (const std::string& problem : r.config.problems) warn_once(Warning::Config, problem);
+  if (!create_trace_file(r)) {
+    r.state = State::Disabled;
+    return false;
+  }
+  r.start_ns = monotonic_ns();
+  r.state = State::Recording;
+  write_preamble(r);
+  arm_signal_report(r.config.cli_path, r.trace_path);
+  return true;
+}
+
+void stop_if_unhealthy(Recorder& r) {
+  if (r.writer.healthy()) return;
+  warn_once(Warning::TraceWriteFailed,
+            "cannot extend " + r.trace_path + " (" + std::strerror(errno) +
+                "); recording stopped, the trace keeps everything up to here.");
+  r.writer.abandon();
+  r.state = State::Disabled;
+}
+
+// Device name and capacity, once per device, asked outside the lock.
+void describe_device_once(Recorder& r, int device) {
+  if (device < 0 || device >= kMaxDevices) return;
+  {
+    Locked guard(r);
+    if (r.state != State::Recording || r.device_described[device]) return;
+    r.device_described[device] = true;
+  }
+  trace::DeviceInfo info = describe_device(device);
+  Locked guard(r);
+  if (r.state == State::Recording) r.writer.write_device(info);
+}
+
+Event make_event(EventType type, Api api, int device, uint64_t address, uint64_t size,
+                 uint64_t stream) {
+  Event event;
+  event.type = type;
+  event.api = api;
+  event.device = static_cast<int16_t>(device);
+  event.address = address;
+  event.size = size;
+  event.stream = stream;
+  event.thread = thread_id();
+  return event;
+}
+
+void write_event(Recorder& r, Event event, const RawStack* stack) {
+  Locked guard(r);
+  if (!ensure_recording(r)) return;
+  event.time_ns = monotonic_ns() - r.start_ns;
+  if (stack) event.stack_id = r.stacks.intern(*stack, r.writer);
+  r.writer.write_event(event);
+  r.model.apply(event);
+  stop_if_unhealthy(r);
+}
+
+bool wants_stacks(Recorder& r) {
+  // Read without the lock: a stale answer costs one stack more or less.
+  return r.state == State::Idle || (r.state == State::Recording && r.config.native_stacks);
+}
+
+bool accepting(Recorder& r) { return r.state == State::Idle || r.state == State::Recording; }
+
+}  // namespace
+
+void record_allocation(Api api, int device, uint64_t address, uint64_t size, uint64_t stream) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  RawStack stack;
+  bool with_stack = wants_stacks(r);
+  if (with_stack) capture_native_stack(stack);
+  write_event(r, make_event(EventType::Alloc, api, device, address, size, stream),
+              with_stack ? &stack : nullptr);
+  if (device != kHostDevice) describe_device_once(r, device);
+}
+
+void record_release(Api api, uint64_t address, uint64_t stream) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  write_event(r, make_event(EventType::Free, api, kHostDevice, address, 0, stream), nullptr);
+}
+
+void record_mapping(uint64_t address, uint64_t size, uint64_t handle) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  Event event = make_event(EventType::Alloc, Api::cuMemMap, kHostDevice, address, size, 0);
+  event.handle = handle;
+  write_event(r, event, nullptr);
+}
+
+void record_unmapping(uint64_t address, uint64_t size) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  write_event(r, make_event(EventType::Free, Api::cuMemUnmap, kHostDevice, address, size, 0),
+              nullptr);
+}
+
+void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  trace::FailureContext failure;
+  failure.event = make_event(EventType::AllocFailed, api, device, 0, requested, stream);
+  failure.event.result = result;
+  if (device != kHostDevice) {
+    probe_device_memory(device, failure);
+    probe_processes(device, failure);
+  }
+  RawStack stack;
+  capture_native_stack(stack);
+  {
+    Locked guard(r);
+    if (!ensure_recording(r)) return;
+    failure.event.time_ns = monotonic_ns() - r.start_ns;
+    failure.event.stack_id = r.stacks.intern(stack, r.writer);
+    if (device != kHostDevice) {
+      const DeviceFigures& figures = r.model.device(device);
+      failure.process_reserved_bytes = figures.reserved_bytes;
+      failure.process_segments = figures.segment_count;
+    }
+    r.writer.write_failure(failure);
+    r.model.apply(failure.event);
+    r.any_failure = true;
+    stop_if_unhealthy(r);
+  }
+  if (device != kHostDevice) describe_device_once(r, device);
+}
+
+void finish_recording(const char* reason) {
+  Recorder& r = recorder();
+  std::string path;
+  bool quiet = false;
+  bool any_failure = false;
+  {
+    Locked guard(r);
+    if (r.state != State::Recording) return;
+    trace::Trailer trailer;
+    trailer.events = r.writer.events_written();
+    trailer.end_time_ns = monotonic_ns() - r.start_ns;
+    trailer.exit_reason = reason;
+    r.writer.finish(trailer);
+    r.state = State::Finished;
+    path = r.trace_path;
+    quiet = r.config.quiet;
+    any_failure = r.any_failure;
+  }
+  disarm_signal_report();
+  trace::ReportWriter writer = trace::report_writer();
+  std::string error;
+  if (!writer || !writer(path, &error)) {
+    warn_once(Warning::ReportFailed, "no report written for " + path + ": " + error +
+                                         " (read the trace with: oomtrace report " + path + ")");
+    return;
+  }
+  std::string stem = path.substr(0, path.size() - std::strlen(".trace"));
+  if (any_failure && !quiet) {
+    inform("CUDA out of memory recorded; report: " + stem + ".report.txt");
+  }
+}
+
+void finish_recording_from_signal(int signal_number) {
+  Recorder& r = recorder();
+  // The interrupted thread may hold the lock; then the trace stays without a
+  // trailer, which readers accept as "ended abruptly".
+  if (pthread_mutex_trylock(&r.lock) != 0) return;
+  if (r.state == State::Recording) {
+    trace::Trailer trailer;
+    trailer.events = r.writer.events_written();
+    trailer.end_time_ns = monotonic_ns() - r.start_ns;
+    trailer.exit_reason = signal_exit_reason(signal_number);
+    r.writer.finish(trailer);
+    r.state = State::Finished;
+  }
+  pthread_mutex_unlock(&r.lock);
+}
+
+void prepare_fork() { pthread_mutex_lock(&recorder().lock); }
+
+void after_fork_in_parent() { pthread_mutex_unlock(&recorder().lock); }
+
+void after_fork_in_child() {
+  Recorder& r = recorder();
+  // The parent's trace stays the parent's: the child starts from nothing and
+  // opens its own file on its first allocation.
+  r.writer.reset();
+  r.model = ProcessMemory{};
+  r.stacks.clear();
+  r.trace_path.clear();
+  std::fill(std::begin(r.device_described), std::end(r.device_described), false);
+  r.any_failure = false;
+  r.state = State::Idle;
+  tls_thread_id = 0;
+  reset_current_device_after_fork();
+  reset_warnings_after_fork();
+  disarm_signal_report();
+  pthread_mutex_init(&r.lock, nullptr);
+}
+
+}  // namespace oomtrace::interpose

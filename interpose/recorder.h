@@ -1,0 +1,27 @@
+// Where events go: the wrappers call these after the real function returned.
+// The recorder opens the trace lazily, on the first event, so a process that
+// never allocates GPU memory writes no file at all. It feeds each event to
+// the trace and to the in-process model of what the process holds.
+#pragma once
+
+#include <cstdint>
+
+#include "allocator/api.h"
+
+namespace oomtrace::interpose {
+
+void record_allocation(Api api, int device, uint64_t address, uint64_t size, uint64_t stream = 0);
+void record_release(Api api, uint64_t address, uint64_t stream = 0);
+void record_mapping(uint64_t address, uint64_t size, uint64_t handle);
+void record_unmapping(uint64_t address, uint64_t size);
+// Called for every out-of-memory result: gathers the device's state first.
+void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream = 0);
+
+// Exit paths (lifecycle.cpp).
+void finish_recording(const char* reason);
+void finish_recording_from_signal(int signal_number);
+void prepare_fork();
+void after_fork_in_parent();
+void after_fork_in_child();
+
+}  // namespace oomtrace::interpose

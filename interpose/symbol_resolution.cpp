@@ -1,0 +1,93 @@
+#include "interpose/symbol_resolution.h"
+
+#include <atomic>
+#include <dlfcn.h>
+#include <link.h>
+
+namespace oomtrace::interpose {
+namespace {
+
+std::atomic<DlsymFunction> g_real_dlsym{nullptr};
+std::atomic<void*> g_driver_handle{nullptr};
+
+void* this_library_base() {
+  static void* base = [] {
+    Dl_info info{};
+    dladdr(reinterpret_cast<void*>(&this_library_base), &info);
+    return info.dli_fbase;
+  }();
+  return base;
+}
+
+struct ScanState {
+  const char* symbol;
+  void* found;
+};
+
+// dl_iterate_phdr visits objects loaded with RTLD_LOCAL too, which neither
+// RTLD_NEXT nor RTLD_DEFAULT search (Python extensions load libcudart so).
+int scan_object(struct dl_phdr_info* info, size_t, void* data) {
+  auto* state = static_cast<ScanState*>(data);
+  if (!info->dlpi_name || info->dlpi_name[0] == '\0') return 0;
+  void* handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+  if (!handle) return 0;
+  void* candidate = real_dlsym()(handle, state->symbol);
+  dlclose(handle);
+  if (candidate && !is_inside_this_library(candidate)) {
+    state->found = candidate;
+    return 1;
+  }
+  return 0;
+}
+
+void* accept(void* candidate) {
+  return candidate && !is_inside_this_library(candidate) ? candidate : nullptr;
+}
+
+}  // namespace
+
+DlsymFunction real_dlsym() {
+  DlsymFunction function = g_real_dlsym.load(std::memory_order_acquire);
+  if (function) return function;
+  // dlsym moved from libdl to libc in glibc 2.34 under a new version.
+  void* found = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+#if defined(__x86_64__)
+  if (!found) found = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+#elif defined(__aarch64__)
+  if (!found) found = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
+#endif
+  function = reinterpret_cast<DlsymFunction>(found);
+  g_real_dlsym.store(function, std::memory_order_release);
+  return function;
+}
+
+void* loaded_driver_handle() {
+  void* handle = g_driver_handle.load(std::memory_order_acquire);
+  if (handle) return handle;
+  handle = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (handle) g_driver_handle.store(handle, std::memory_order_release);
+  return handle;
+}
+
+bool is_inside_this_library(const void* address) {
+  Dl_info info{};
+  if (!dladdr(address, &info)) return false;
+  return info.dli_fbase == this_library_base();
+}
+
+void* find_real_symbol(const char* name, bool is_driver_function) {
+  DlsymFunction lookup = real_dlsym();
+  if (!lookup) return nullptr;
+  if (void* found = accept(lookup(RTLD_NEXT, name))) return found;
+  if (is_driver_function) {
+    if (void* driver = loaded_driver_handle()) {
+      if (void* found = accept(lookup(driver, name))) return found;
+    }
+  }
+  if (void* found = accept(lookup(RTLD_DEFAULT, name))) return found;
+  ScanState state{name, nullptr};
+  dl_iterate_phdr(&scan_object, &state);
+  return state.found;
+}
+
+}  // namespace oomtrace::interpose

@@ -1,0 +1,21 @@
+// Finding the real functions behind our exports, the way compiler-rt's
+// interceptors do: RTLD_NEXT first, then the driver's own handle, then the
+// global scope, then every loaded object; never an address inside
+// liboomtrace.so itself (that would be our own wrapper and recurse forever).
+#pragma once
+
+namespace oomtrace::interpose {
+
+// glibc's dlsym, found with dlvsym so that our exported dlsym is bypassed.
+using DlsymFunction = void* (*)(void*, const char*);
+DlsymFunction real_dlsym();
+
+// The driver library if the process has loaded it; never loads it: a process
+// that does not use CUDA (bash, a DataLoader worker) must stay untouched.
+void* loaded_driver_handle();
+
+bool is_inside_this_library(const void* address);
+
+void* find_real_symbol(const char* name, bool is_driver_function);
+
+}  // namespace oomtrace::interpose

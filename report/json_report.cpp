@@ -1,0 +1,140 @@
+#include "report/json_report.h"
+
+namespace oomtrace::report {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+template <typename T>
+json or_null(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json process_json(const ProcessSummary& process) {
+  return {{"pid", or_null(process.pid)},
+          {"host", process.host},
+          {"executable", process.executable},
+          {"argv", process.argv}};
+}
+
+json devices_json(const std::vector<DeviceSummary>& devices) {
+  json list = json::array();
+  for (const DeviceSummary& device : devices) {
+    list.push_back({{"index", device.index},
+                    {"name", or_null(device.name)},
+                    {"total_bytes", or_null(device.total_bytes)},
+                    {"peak_reserved_bytes", device.peak_reserved_bytes}});
+  }
+  return list;
+}
+
+json totals_json(const Totals& totals) {
+  return {{"allocations", totals.allocations},
+          {"frees", totals.frees},
+          {"failed_allocations", totals.failed_allocations},
+          {"unmatched_frees", totals.unmatched_frees}};
+}
+
+json suggestions_json(const std::vector<Suggestion>& suggestions) {
+  json list = json::array();
+  for (const Suggestion& suggestion : suggestions) {
+    list.push_back({{"setting", suggestion.setting}, {"reason", suggestion.reason}});
+  }
+  return list;
+}
+
+json other_processes_json(const std::vector<OtherProcess>& processes) {
+  json list = json::array();
+  for (const OtherProcess& process : processes) {
+    list.push_back({{"pid", process.pid}, {"used_bytes", process.used_bytes}});
+  }
+  return list;
+}
+
+json failure_json(const FailureReport& failure) {
+  return {{"api", std::string(api_name(failure.api))},
+          {"device", failure.device},
+          {"device_name", or_null(failure.device_name)},
+          {"requested_bytes", failure.requested_bytes},
+          {"device_total_bytes", or_null(failure.device_total_bytes)},
+          {"device_free_bytes", or_null(failure.device_free_bytes)},
+          {"process_reserved_bytes", failure.process_reserved_bytes},
+          {"process_segments", failure.process_segments},
+          {"process_allocated_bytes", or_null(failure.process_allocated_bytes)},
+          {"other_bytes", or_null(failure.other_bytes)},
+          {"nvml_known", failure.nvml_known},
+          {"other_processes", other_processes_json(failure.other_processes)},
+          {"largest_free_block_bytes", or_null(failure.largest_free_block_bytes)},
+          {"fragmentation", or_null(failure.fragmentation)},
+          {"recovered", failure.recovered},
+          {"released_after_bytes", failure.released_after_bytes},
+          {"verdict", failure.verdict ? json(verdict_name(*failure.verdict)) : json(nullptr)},
+          {"explanation", failure.explanation},
+          {"suggestions", suggestions_json(failure.suggestions)},
+          {"stack", failure.stack},
+          {"time_ns", failure.time_ns},
+          {"thread", failure.thread}};
+}
+
+json live_json(const std::vector<LiveOnDevice>& live) {
+  json list = json::array();
+  for (const LiveOnDevice& device : live) {
+    json top = json::array();
+    for (const LiveAllocationSummary& allocation : device.top) {
+      top.push_back({{"api", std::string(api_name(allocation.api))},
+                     {"address", allocation.address},
+                     {"size_bytes", allocation.size},
+                     {"time_ns", allocation.time_ns},
+                     {"thread", allocation.thread},
+                     {"stack", allocation.stack}});
+    }
+    list.push_back({{"device", device.device},
+                    {"bytes", device.bytes},
+                    {"count", device.count},
+                    {"top", std::move(top)}});
+  }
+  return list;
+}
+
+json trace_json(const TraceSummary& trace) {
+  return {{"path", trace.path},
+          {"complete", trace.complete},
+          {"exit_reason", or_null(trace.exit_reason)},
+          {"events", trace.events},
+          {"format_version", trace.format_version},
+          {"description", trace.description}};
+}
+
+// An object keyed by variable name, so a reader can look one up directly;
+// a key recorded twice keeps its last value, as the environment would.
+json settings_json(const std::vector<SettingEntry>& settings) {
+  json object = json::object();
+  for (const SettingEntry& setting : settings) object[setting.key] = setting.value;
+  return object;
+}
+
+}  // namespace
+
+json to_json(const Report& report) {
+  json failures = json::array();
+  for (const FailureReport& failure : report.failures) failures.push_back(failure_json(failure));
+  return {{"schema", kReportSchema},
+          {"process", process_json(report.process)},
+          {"devices", devices_json(report.devices)},
+          {"totals", totals_json(report.totals)},
+          {"host_pinned", {{"peak_bytes", report.host_pinned.peak_bytes},
+                           {"live_bytes", report.host_pinned.live_bytes}}},
+          {"failures", std::move(failures)},
+          {"live_at_end", live_json(report.live_at_end)},
+          {"trace", trace_json(report.trace)},
+          {"settings", settings_json(report.settings)},
+          {"notes", report.notes}};
+}
+
+std::string render_json(const Report& report) {
+  // Replace rather than throw on bytes that are not UTF-8 (argv, paths,
+  // symbols come from the traced process and may be anything).
+  return to_json(report).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace oomtrace::report

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds oomtrace and shows what it finds when a program runs out of GPU
+# memory. With a GPU and PyTorch it runs a real PyTorch job; without one, a
+# training loop on the simulated device under tests/ (a 16 GiB fake GPU).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+# shellcheck source=scripts/common.sh
+source "$root/scripts/common.sh"
+
+install_missing_packages
+find_cuda_headers
+cmake -S "$root" -B "$build_dir" -DOOMTRACE_CUDA_HOME="$cuda_home" >/dev/null
+cmake --build "$build_dir" -j "$(nproc 2>/dev/null || echo 2)" \
+  --target oomtrace oomtrace_cli demo_training fake_cuda_driver fake_cuda_runtime fake_nvml >/dev/null
+
+out_dir=$(mktemp -d /tmp/oomtrace-demo.XXXXXX)
+echo "oomtrace demo: output in $out_dir" >&2
+
+has_real_gpu() {
+  command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 &&
+    python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null
+}
+
+if [ "${OOMTRACE_DEMO_SIMULATED:-0}" != 1 ] && has_real_gpu; then
+  echo "oomtrace demo: a real GPU and PyTorch found; running a PyTorch job that runs out of memory" >&2
+  "$build_dir/oomtrace" run --dir "$out_dir" -- python3 "$root/scripts/demo_pytorch_oom.py" || true
+else
+  echo "oomtrace demo: no GPU here; running a training loop on the simulated 16 GiB GPU" >&2
+  LD_LIBRARY_PATH="$build_dir/fake_cuda" FAKE_CUDA_TOTAL_MIB=16384 FAKE_CUDA_CONTEXT_MIB=512 \
+    "$build_dir/oomtrace" run --dir "$out_dir" -- "$build_dir/tests/scenarios/demo_training" || true
+fi

@@ -1,0 +1,85 @@
+// Little-endian base-128 integers and length-prefixed strings: compact for
+// the small numbers most fields hold, and self-delimiting.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace oomtrace::trace {
+
+// Appends into a caller-owned byte string; reused between records so the
+// hot path allocates only when a record is larger than any before it.
+class Encoder {
+ public:
+  explicit Encoder(std::string& out) : out_(out) { out_.clear(); }
+
+  void u64(uint64_t value) {
+    while (value >= 0x80) {
+      out_.push_back(static_cast<char>((value & 0x7f) | 0x80));
+      value >>= 7;
+    }
+    out_.push_back(static_cast<char>(value));
+  }
+  void i64(int64_t value) {  // zigzag, so -1 stays one byte
+    u64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
+  }
+  void str(std::string_view value) {
+    u64(value.size());
+    out_.append(value);
+  }
+
+ private:
+  std::string& out_;
+};
+
+// Reads what Encoder wrote; every read is bounds-checked and a failure
+// sticks, so callers check ok() once at the end of a record.
+class Decoder {
+ public:
+  Decoder(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+
+  uint64_t u64() {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= size_) return fail();
+      uint8_t byte = data_[pos_++];
+      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if ((byte & 0x80) == 0) return value;
+    }
+    return fail();
+  }
+  int64_t i64() {
+    uint64_t raw = u64();
+    return static_cast<int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+  }
+  std::string str() {
+    uint64_t length = u64();
+    if (!ok_ || length > size_ - pos_) {
+      fail();
+      return {};
+    }
+    std::string value(reinterpret_cast<const char*>(data_ + pos_), length);
+    pos_ += length;
+    return value;
+  }
+  // Fields appended by a later minor version are optional: absent means 0.
+  bool at_end() const { return pos_ >= size_; }
+  bool ok() const { return ok_; }
+
+ private:
+  uint64_t fail() {
+    ok_ = false;
+    pos_ = size_;
+    return 0;
+  }
+
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace oomtrace::trace

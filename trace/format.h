@@ -1,0 +1,102 @@
+// The oomtrace trace file, version 1.
+//
+//   header   "OOMTRACE" | u16 major | u16 minor | u32 reserved      (16 bytes)
+//   records  u8 type | varint payload length | payload              (repeated)
+//   trailer  a Trailer record, only when the process ended cleanly
+//
+// The writer grows the file ahead of itself, so a trace cut short by SIGKILL
+// ends in zero bytes: type 0 is never written and marks the end of the data.
+// Each record's type byte is stored last, so a record half-written when the
+// process died reads as the end, never as garbage. Readers skip record types
+// they do not know (minor versions only add types or append payload fields).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "allocator/event.h"
+
+namespace oomtrace::trace {
+
+inline constexpr char kMagic[8] = {'O', 'O', 'M', 'T', 'R', 'A', 'C', 'E'};
+inline constexpr uint16_t kFormatMajor = 1;
+inline constexpr uint16_t kFormatMinor = 0;
+inline constexpr size_t kHeaderSize = 16;
+// No record this writer produces comes near this; a reader treats a larger
+// length as corruption instead of allocating whatever the file claims.
+inline constexpr uint64_t kMaxPayloadBytes = 1 << 20;
+
+enum class RecordType : uint8_t {
+  End = 0,
+  Process = 1,
+  Device = 2,
+  Frame = 3,
+  Stack = 4,
+  Event = 5,
+  Failure = 6,
+  Setting = 7,
+  Note = 8,
+  Trailer = 0x7f,
+};
+
+struct ProcessInfo {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  std::string host;
+  std::string executable;
+  std::vector<std::string> argv;
+  uint64_t start_unix_ns = 0;
+};
+
+struct DeviceInfo {
+  int32_t index = 0;
+  std::string name;
+  uint64_t total_bytes = 0;
+  std::string pci_bus_id;
+};
+
+// A return address, resolved to a module and symbol when it was first seen.
+struct FrameInfo {
+  uint32_t id = 0;
+  uint64_t address = 0;
+  std::string module;
+  std::string symbol;  // empty when the module exports nothing near it
+  uint64_t offset = 0; // from the symbol, or from the module base
+};
+
+struct StackInfo {
+  uint32_t id = 0;
+  std::vector<uint32_t> frames;  // innermost first
+};
+
+struct ProcessUsage {
+  uint32_t pid = 0;
+  uint64_t used_bytes = 0;
+};
+
+// What was true at the instant an allocation returned out-of-memory, beyond
+// the failed event itself.
+struct FailureContext {
+  Event event;
+  uint64_t device_total_bytes = 0;   // 0: cuMemGetInfo was unavailable
+  uint64_t device_free_bytes = 0;
+  bool device_info_known = false;
+  uint64_t process_reserved_bytes = 0;
+  uint32_t process_segments = 0;
+  bool nvml_known = false;           // libnvidia-ml answered
+  std::vector<ProcessUsage> processes;
+};
+
+struct Setting {
+  std::string key;
+  std::string value;
+};
+
+struct Trailer {
+  uint64_t events = 0;
+  uint64_t end_time_ns = 0;
+  std::string exit_reason;  // "exit", "signal SIGTERM", ...
+};
+
+}  // namespace oomtrace::trace

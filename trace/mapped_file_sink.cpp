@@ -1,0 +1,126 @@
+#include "trace/mapped_file_sink.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace oomtrace::trace {
+namespace {
+
+constexpr size_t kWindowBytes = 8 << 20;
+constexpr uint64_t kPageBytes = 4096;
+
+size_t varint_length(uint64_t value) {
+  size_t length = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++length;
+  }
+  return length;
+}
+
+uint8_t* put_varint(uint8_t* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+}  // namespace
+
+bool MappedFileSink::create(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd_ < 0) return false;
+  pos_ = 0;
+  allocated_ = 0;
+  if (!map_window_at(0)) {
+    int saved = errno;
+    ::close(fd_);
+    ::unlink(path.c_str());
+    fd_ = -1;
+    errno = saved;
+    return false;
+  }
+  return true;
+}
+
+bool MappedFileSink::map_window_at(uint64_t offset) {
+  unmap();
+  uint64_t start = offset & ~(kPageBytes - 1);
+  uint64_t end = start + kWindowBytes;
+  if (end > allocated_) {
+    // posix_fallocate returns the error instead of setting errno.
+    int error = ::posix_fallocate(fd_, static_cast<off_t>(allocated_),
+                                  static_cast<off_t>(end - allocated_));
+    if (error != 0) {
+      errno = error;
+      return false;
+    }
+    allocated_ = end;
+  }
+  void* window = ::mmap(nullptr, kWindowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+                        static_cast<off_t>(start));
+  if (window == MAP_FAILED) return false;
+  window_ = static_cast<uint8_t*>(window);
+  window_start_ = start;
+  window_length_ = kWindowBytes;
+  return true;
+}
+
+bool MappedFileSink::reserve(size_t bytes) {
+  if (fd_ < 0) return false;
+  if (bytes + kPageBytes > kWindowBytes) {
+    errno = EFBIG;
+    return false;
+  }
+  if (window_ && pos_ + bytes <= window_start_ + window_length_) return true;
+  return map_window_at(pos_);
+}
+
+bool MappedFileSink::append(std::string_view bytes) {
+  if (!reserve(bytes.size())) return false;
+  std::memcpy(window_ + (pos_ - window_start_), bytes.data(), bytes.size());
+  pos_ += bytes.size();
+  return true;
+}
+
+bool MappedFileSink::append_record(uint8_t type, std::string_view payload) {
+  size_t total = 1 + varint_length(payload.size()) + payload.size();
+  if (!reserve(total)) return false;
+  uint8_t* record = window_ + (pos_ - window_start_);
+  uint8_t* body = put_varint(record + 1, payload.size());
+  std::memcpy(body, payload.data(), payload.size());
+  // The type byte last: a reader never sees a record whose body is missing.
+  __atomic_store_n(record, type, __ATOMIC_RELEASE);
+  pos_ += total;
+  return true;
+}
+
+void MappedFileSink::unmap() {
+  if (window_) ::munmap(window_, window_length_);
+  window_ = nullptr;
+  window_length_ = 0;
+}
+
+void MappedFileSink::close() {
+  if (fd_ < 0) return;
+  unmap();
+  // Trim the zeros allocated ahead; a failure leaves them, which readers accept.
+  if (::ftruncate(fd_, static_cast<off_t>(pos_)) != 0) {
+  }
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void MappedFileSink::abandon() {
+  if (fd_ < 0) return;
+  unmap();
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace oomtrace::trace

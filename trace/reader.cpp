@@ -1,0 +1,238 @@
+#include "trace/reader.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trace/encoding.h"
+#include "trace/event_codec.h"
+
+namespace oomtrace::trace {
+namespace {
+
+// Vectors in a record are bounded by the record itself (each element takes
+// at least one byte), so a hostile count cannot make us reserve gigabytes.
+uint64_t bounded_count(Decoder& in, size_t payload_size) {
+  uint64_t count = in.u64();
+  return count > payload_size ? 0 : count;
+}
+
+bool valid_event(const Event& event) {
+  return event.type >= EventType::Alloc && event.type <= EventType::AllocFailed &&
+         event.api > Api::Unknown && event.api < Api::Count;
+}
+
+class RecordParser {
+ public:
+  explicit RecordParser(Trace& trace) : trace_(trace) {}
+
+  // Returns an error text, empty when the record is fine.
+  std::string parse(RecordType type, const uint8_t* data, size_t size) {
+    Decoder in(data, size);
+    switch (type) {
+      case RecordType::Process: parse_process(in, size); break;
+      case RecordType::Device: parse_device(in); break;
+      case RecordType::Frame: parse_frame(in); break;
+      case RecordType::Stack: parse_stack(in, size); break;
+      case RecordType::Event: {
+        Event event = decode_event(in);
+        if (in.ok() && !valid_event(event)) return "an event of unknown type or API";
+        trace_.events.push_back(event);
+        break;
+      }
+      case RecordType::Failure: {
+        std::string error = parse_failure(in, size);
+        if (!error.empty()) return error;
+        break;
+      }
+      case RecordType::Setting: {
+        Setting setting;
+        setting.key = in.str();
+        setting.value = in.str();
+        trace_.settings.push_back(std::move(setting));
+        break;
+      }
+      case RecordType::Note: trace_.notes.push_back(in.str()); break;
+      case RecordType::Trailer: {
+        Trailer trailer;
+        trailer.events = in.u64();
+        trailer.end_time_ns = in.u64();
+        trailer.exit_reason = in.str();
+        trace_.trailer = std::move(trailer);
+        break;
+      }
+      default:
+        return {};  // a record type from a newer minor version: skip it
+    }
+    return in.ok() ? std::string{} : "a record shorter than its fields";
+  }
+
+ private:
+  void parse_process(Decoder& in, size_t size) {
+    ProcessInfo process;
+    process.pid = static_cast<uint32_t>(in.u64());
+    process.ppid = static_cast<uint32_t>(in.u64());
+    process.host = in.str();
+    process.executable = in.str();
+    process.start_unix_ns = in.u64();
+    uint64_t argc = bounded_count(in, size);
+    for (uint64_t i = 0; i < argc && in.ok(); ++i) process.argv.push_back(in.str());
+    trace_.process = std::move(process);
+  }
+
+  void parse_device(Decoder& in) {
+    DeviceInfo device;
+    device.index = static_cast<int32_t>(in.i64());
+    device.name = in.str();
+    device.total_bytes = in.u64();
+    device.pci_bus_id = in.str();
+    trace_.devices[device.index] = std::move(device);
+  }
+
+  void parse_frame(Decoder& in) {
+    FrameInfo frame;
+    frame.id = static_cast<uint32_t>(in.u64());
+    frame.address = in.u64();
+    frame.module = in.str();
+    frame.symbol = in.str();
+    frame.offset = in.u64();
+    trace_.frames[frame.id] = std::move(frame);
+  }
+
+  void parse_stack(Decoder& in, size_t size) {
+    StackInfo stack;
+    stack.id = static_cast<uint32_t>(in.u64());
+    uint64_t depth = bounded_count(in, size);
+    for (uint64_t i = 0; i < depth && in.ok(); ++i) {
+      stack.frames.push_back(static_cast<uint32_t>(in.u64()));
+    }
+    trace_.stacks[stack.id] = std::move(stack);
+  }
+
+  std::string parse_failure(Decoder& in, size_t size) {
+    RecordedFailure failure;
+    FailureContext& context = failure.context;
+    context.event = decode_event(in);
+    if (in.ok() && (!valid_event(context.event) || context.event.type != EventType::AllocFailed)) {
+      return "a failure record that is not a failed allocation";
+    }
+    context.device_info_known = in.u64() != 0;
+    context.device_total_bytes = in.u64();
+    context.device_free_bytes = in.u64();
+    context.process_reserved_bytes = in.u64();
+    context.process_segments = static_cast<uint32_t>(in.u64());
+    context.nvml_known = in.u64() != 0;
+    uint64_t count = bounded_count(in, size);
+    for (uint64_t i = 0; i < count && in.ok(); ++i) {
+      ProcessUsage usage;
+      usage.pid = static_cast<uint32_t>(in.u64());
+      usage.used_bytes = in.u64();
+      context.processes.push_back(usage);
+    }
+    if (!in.ok()) return {};
+    failure.event_index = trace_.events.size();
+    trace_.events.push_back(context.event);
+    trace_.failures.push_back(std::move(failure));
+    return {};
+  }
+
+  Trace& trace_;
+};
+
+// The varint after a record's type byte; returns how many bytes it took, 0
+// when the data ends inside it.
+size_t read_length(const uint8_t* data, size_t size, uint64_t& length) {
+  length = 0;
+  for (size_t i = 0; i < size && i < 10; ++i) {
+    length |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
+    if ((data[i] & 0x80) == 0) return i + 1;
+  }
+  return 0;
+}
+
+std::string describe_errno(int error) { return std::strerror(error); }
+
+}  // namespace
+
+ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name) {
+  ReadResult result;
+  if (size == 0) {
+    result.error = name + " is empty: the traced process wrote nothing";
+    return result;
+  }
+  if (size < kHeaderSize || std::memcmp(data, kMagic, sizeof kMagic) != 0) {
+    result.error = name + " is not an oomtrace trace";
+    return result;
+  }
+  Trace trace;
+  trace.path = name;
+  trace.format_major = static_cast<uint16_t>(data[8] | (data[9] << 8));
+  trace.format_minor = static_cast<uint16_t>(data[10] | (data[11] << 8));
+  if (trace.format_major > kFormatMajor) {
+    result.error = name + " has trace format " + std::to_string(trace.format_major) + "." +
+                   std::to_string(trace.format_minor) + ", newer than this oomtrace reads (" +
+                   std::to_string(kFormatMajor) + ".x): upgrade oomtrace";
+    return result;
+  }
+
+  RecordParser parser(trace);
+  size_t pos = kHeaderSize;
+  while (pos < size) {
+    auto type = static_cast<RecordType>(data[pos]);
+    if (type == RecordType::End) break;  // zeros: the rest was never written
+    uint64_t length = 0;
+    size_t length_bytes = read_length(data + pos + 1, size - pos - 1, length);
+    if (length_bytes == 0) break;  // cut inside the length: end of data
+    if (length > kMaxPayloadBytes) {
+      result.error = name + " is corrupt at byte " + std::to_string(pos) +
+                     ": a record claims " + std::to_string(length) + " bytes";
+      return result;
+    }
+    size_t body = pos + 1 + length_bytes;
+    if (length > size - body) break;  // cut inside the last record
+    std::string error = parser.parse(type, data + body, length);
+    if (!error.empty()) {
+      result.error = name + " is corrupt at byte " + std::to_string(pos) + ": " + error;
+      return result;
+    }
+    pos = body + length;
+    if (type == RecordType::Trailer) break;
+  }
+  trace.data_bytes = pos;
+  result.trace = std::move(trace);
+  return result;
+}
+
+ReadResult read_trace(const std::string& path) {
+  ReadResult result;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    result.error = "cannot open " + path + ": " + describe_errno(errno);
+    return result;
+  }
+  struct stat info{};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    result.error = path + " is not a regular file";
+    return result;
+  }
+  size_t size = static_cast<size_t>(info.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return parse_trace(nullptr, 0, path);
+  }
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (data == MAP_FAILED) {
+    result.error = "cannot read " + path + ": " + describe_errno(errno);
+    return result;
+  }
+  result = parse_trace(static_cast<const uint8_t*>(data), size, path);
+  ::munmap(data, size);
+  return result;
+}
+
+}  // namespace oomtrace::trace
