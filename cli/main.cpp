@@ -1,5 +1,6 @@
 // oomtrace: run a program with the tracer preloaded, or explain a trace.
 #include <cstdio>
+#include <exception>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -41,8 +42,13 @@ int main(int argc, char** argv) {
     print_error(error.what() + help_hint(argc, argv));
     return kExitUsage;
   }
-  if (run->parsed()) return run_command(run_options);
-  if (report->parsed()) return report_command(report_options);
+  try {
+    if (run->parsed()) return run_command(run_options);
+    if (report->parsed()) return report_command(report_options);
+  } catch (const std::exception& error) {  // out of memory ourselves, at worst
+    print_error(error.what());
+    return kExitBadInput;
+  }
   std::fputs(app.help().c_str(), stderr);
   return kExitUsage;
 }

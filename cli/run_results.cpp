@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <sys/stat.h>
@@ -103,7 +104,13 @@ std::vector<std::string> traces_written_since(const std::string& dir, const time
 void tell_run_results(const std::vector<std::string>& traces) {
   bool printed = false;
   for (const std::string& trace_path : traces) {
-    std::string text = describe(trace_path);
+    std::string text;
+    try {
+      text = describe(trace_path);
+    } catch (const std::exception& e) {
+      // The command's exit code must still come back to the caller.
+      text = note_line("cannot explain " + trace_path + ": " + e.what());
+    }
     // A blank line sets each full report apart from what came before.
     if (printed && is_block(text)) text.insert(text.begin(), '\n');
     std::fputs(text.c_str(), stderr);

@@ -42,9 +42,8 @@ OOMTRACE_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, u
 
 OOMTRACE_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
   OOMTRACE_BEGIN_HOOK(cuMemFree_v2, kDriverMissing)
-  CUresult result = real(dptr);
-  after_release(scope, Api::cuMemFree_v2, result, dptr);
-  return result;
+  before_release(scope, Api::cuMemFree_v2, dptr);
+  return real(dptr);
 }
 
 OOMTRACE_EXPORT CUresult cuMemAllocHost_v2(void** pp, size_t bytesize) {
@@ -63,9 +62,8 @@ OOMTRACE_EXPORT CUresult cuMemHostAlloc(void** pp, size_t bytesize, unsigned int
 
 OOMTRACE_EXPORT CUresult cuMemFreeHost(void* p) {
   OOMTRACE_BEGIN_HOOK(cuMemFreeHost, kDriverMissing)
-  CUresult result = real(p);
-  after_release(scope, Api::cuMemFreeHost, result, reinterpret_cast<uint64_t>(p));
-  return result;
+  before_release(scope, Api::cuMemFreeHost, reinterpret_cast<uint64_t>(p));
+  return real(p);
 }
 
 #define OOMTRACE_MEM_ALLOC_ASYNC(name)                                                      \
@@ -93,12 +91,11 @@ OOMTRACE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync)
 OOMTRACE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync_ptsz)
 #undef OOMTRACE_MEM_ALLOC_FROM_POOL_ASYNC
 
-#define OOMTRACE_MEM_FREE_ASYNC(name)                                                       \
-  OOMTRACE_EXPORT CUresult name(CUdeviceptr dptr, CUstream stream) {                        \
-    OOMTRACE_BEGIN_HOOK(name, kDriverMissing)                                               \
-    CUresult result = real(dptr, stream);                                                   \
-    after_release(scope, Api::name, result, dptr, stream_id(stream));                       \
-    return result;                                                                          \
+#define OOMTRACE_MEM_FREE_ASYNC(name)                                \
+  OOMTRACE_EXPORT CUresult name(CUdeviceptr dptr, CUstream stream) {  \
+    OOMTRACE_BEGIN_HOOK(name, kDriverMissing)                         \
+    before_release(scope, Api::name, dptr, stream_id(stream));        \
+    return real(dptr, stream);                                        \
   }
 OOMTRACE_MEM_FREE_ASYNC(cuMemFreeAsync)
 OOMTRACE_MEM_FREE_ASYNC(cuMemFreeAsync_ptsz)

@@ -32,9 +32,13 @@ inline void after_allocation(const HookScope& scope, Api api, int result, uint64
   }
 }
 
-inline void after_release(const HookScope& scope, Api api, int result, uint64_t address,
-                          uint64_t stream = 0) {
-  if (!scope.outermost() || result != 0 || address == 0) return;
+// Recorded before the real free: once the driver has the memory back it may
+// hand the same address to another thread, whose allocation must come after
+// this free in the trace. A free the driver then rejects (an address it never
+// gave out) shows up in the report as an unmatched free.
+inline void before_release(const HookScope& scope, Api api, uint64_t address,
+                           uint64_t stream = 0) {
+  if (!scope.outermost() || address == 0) return;
   ErrnoKeeper keep_errno;
   record_release(api, address, stream);
 }

@@ -31,9 +31,8 @@ OOMTRACE_EXPORT cudaError_t cudaMalloc(void** devPtr, size_t size) {
 
 OOMTRACE_EXPORT cudaError_t cudaFree(void* devPtr) {
   OOMTRACE_BEGIN_HOOK(cudaFree, kRuntimeMissing)
-  cudaError_t result = real(devPtr);
-  after_release(scope, Api::cudaFree, result, reinterpret_cast<uint64_t>(devPtr));
-  return result;
+  before_release(scope, Api::cudaFree, reinterpret_cast<uint64_t>(devPtr));
+  return real(devPtr);
 }
 
 OOMTRACE_EXPORT cudaError_t cudaMallocPitch(void** devPtr, size_t* pitch, size_t width,
@@ -82,9 +81,8 @@ OOMTRACE_EXPORT cudaError_t cudaHostAlloc(void** pHost, size_t size, unsigned in
 
 OOMTRACE_EXPORT cudaError_t cudaFreeHost(void* ptr) {
   OOMTRACE_BEGIN_HOOK(cudaFreeHost, kRuntimeMissing)
-  cudaError_t result = real(ptr);
-  after_release(scope, Api::cudaFreeHost, result, reinterpret_cast<uint64_t>(ptr));
-  return result;
+  before_release(scope, Api::cudaFreeHost, reinterpret_cast<uint64_t>(ptr));
+  return real(ptr);
 }
 
 // Stream-ordered allocation: cudaMallocAsync, cudaMallocFromPoolAsync and
@@ -114,13 +112,11 @@ OOMTRACE_MALLOC_FROM_POOL_ASYNC(cudaMallocFromPoolAsync)
 OOMTRACE_MALLOC_FROM_POOL_ASYNC(cudaMallocFromPoolAsync_ptsz)
 #undef OOMTRACE_MALLOC_FROM_POOL_ASYNC
 
-#define OOMTRACE_FREE_ASYNC(name)                                                         \
-  OOMTRACE_EXPORT cudaError_t name(void* devPtr, cudaStream_t stream) {                   \
-    OOMTRACE_BEGIN_HOOK(name, kRuntimeMissing)                                            \
-    cudaError_t result = real(devPtr, stream);                                            \
-    after_release(scope, Api::name, result, reinterpret_cast<uint64_t>(devPtr),           \
-                  stream_id(stream));                                                     \
-    return result;                                                                        \
+#define OOMTRACE_FREE_ASYNC(name)                                                        \
+  OOMTRACE_EXPORT cudaError_t name(void* devPtr, cudaStream_t stream) {                  \
+    OOMTRACE_BEGIN_HOOK(name, kRuntimeMissing)                                           \
+    before_release(scope, Api::name, reinterpret_cast<uint64_t>(devPtr), stream_id(stream)); \
+    return real(devPtr, stream);                                                         \
   }
 OOMTRACE_FREE_ASYNC(cudaFreeAsync)
 OOMTRACE_FREE_ASYNC(cudaFreeAsync_ptsz)

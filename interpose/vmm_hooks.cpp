@@ -39,9 +39,8 @@ OOMTRACE_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* handle, size_
 
 OOMTRACE_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   OOMTRACE_BEGIN_HOOK(cuMemRelease, kDriverMissing)
-  CUresult result = real(handle);
-  after_release(scope, Api::cuMemRelease, result, handle);
-  return result;
+  before_release(scope, Api::cuMemRelease, handle);
+  return real(handle);
 }
 
 OOMTRACE_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
@@ -57,12 +56,12 @@ OOMTRACE_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 
 OOMTRACE_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   OOMTRACE_BEGIN_HOOK(cuMemUnmap, kDriverMissing)
-  CUresult result = real(ptr, size);
-  if (scope.outermost() && result == CUDA_SUCCESS) {
+  // Before the real call, for the same reason as before_release.
+  if (scope.outermost()) {
     ErrnoKeeper keep_errno;
     record_unmapping(ptr, size);
   }
-  return result;
+  return real(ptr, size);
 }
 
 OOMTRACE_EXPORT CUresult cuMemAddressReserve(CUdeviceptr* ptr, size_t size, size_t alignment,
@@ -75,7 +74,6 @@ OOMTRACE_EXPORT CUresult cuMemAddressReserve(CUdeviceptr* ptr, size_t size, size
 
 OOMTRACE_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   OOMTRACE_BEGIN_HOOK(cuMemAddressFree, kDriverMissing)
-  CUresult result = real(ptr, size);
-  after_release(scope, Api::cuMemAddressFree, result, ptr);
-  return result;
+  before_release(scope, Api::cuMemAddressFree, ptr);
+  return real(ptr, size);
 }

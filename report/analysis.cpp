@@ -90,6 +90,12 @@ std::vector<OtherProcess> other_processes(const trace::FailureContext& context,
   return others;
 }
 
+// total - free - reserved, at least 0, without wrapping on odd figures.
+uint64_t memory_outside(uint64_t total, uint64_t free, uint64_t reserved) {
+  uint64_t used = total > free ? total - free : 0;
+  return used > reserved ? used - reserved : 0;
+}
+
 FailureReport summarize_failure(const trace::Trace& trace, const trace::RecordedFailure& recorded,
                                 const FailureSnapshot& snapshot, const ProcessSummary& process) {
   const trace::FailureContext& context = recorded.context;
@@ -114,8 +120,8 @@ FailureReport summarize_failure(const trace::Trace& trace, const trace::Recorded
   if (context.device_info_known && context.device_total_bytes > 0) {
     failure.device_total_bytes = context.device_total_bytes;
     failure.device_free_bytes = context.device_free_bytes;
-    uint64_t accounted = context.device_free_bytes + failure.process_reserved_bytes;
-    failure.other_bytes = context.device_total_bytes > accounted ? context.device_total_bytes - accounted : 0;
+    failure.other_bytes = memory_outside(context.device_total_bytes, context.device_free_bytes,
+                                         failure.process_reserved_bytes);
   } else {
     failure.device_total_bytes = device_total(trace, event.device);
   }

@@ -1,5 +1,8 @@
 #include "report/suggestions.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "report/format_bytes.h"
 
 namespace oomtrace::report {
@@ -93,10 +96,11 @@ std::optional<uint64_t> percent_to_cut(const FailureReport& f) {
   if (!f.device_free_bytes || f.requested_bytes <= *f.device_free_bytes || f.process_reserved_bytes == 0) {
     return std::nullopt;
   }
-  // Integer ceiling division; the operands stay far below 2^64 / 100 for
-  // any real device.
-  uint64_t shortfall = f.requested_bytes - *f.device_free_bytes;
-  return (shortfall * 100 + f.process_reserved_bytes - 1) / f.process_reserved_bytes;
+  // Integer ceiling division, widened so a corrupt trace's huge figures
+  // cannot wrap around into a small, plausible-looking percentage.
+  unsigned __int128 shortfall = f.requested_bytes - *f.device_free_bytes;
+  unsigned __int128 percent = (shortfall * 100 + f.process_reserved_bytes - 1) / f.process_reserved_bytes;
+  return percent > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(percent);
 }
 
 std::vector<Suggestion> suggest(const FailureReport& f, const AllocatorSettings& settings) {

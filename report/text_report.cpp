@@ -140,6 +140,10 @@ std::string summary_paragraph(const Report& report) {
   if (report.host_pinned.peak_bytes > 0) {
     text += " Host-pinned peak: " + format_bytes(report.host_pinned.peak_bytes) + ".";
   }
+  // A plain exit is the expected case; anything else (a signal) is news.
+  if (report.trace.exit_reason && !report.trace.exit_reason->empty() && *report.trace.exit_reason != "exit") {
+    text += " The process ended with: " + *report.trace.exit_reason + ".";
+  }
   return wrap(text, "");
 }
 

@@ -1,5 +1,7 @@
 #include "report/verdict.h"
 
+#include <algorithm>
+
 #include "report/format_bytes.h"
 #include "report/suggestions.h"
 

@@ -9,7 +9,6 @@
 // with memory; cuInit is optional (every entry point works without it).
 #include <cstdio>
 
-#include "fake_driver_context.h"
 #include "fake_driver_state.h"
 
 using namespace fake_cuda;

@@ -8,6 +8,8 @@
 // reusable at once and above-threshold memory is released at the free (the
 // real driver does it at the next synchronization). Pool IPC, access
 // descriptors and host/managed pools are not simulated.
+#include <algorithm>
+
 #include "fake_driver_context.h"
 #include "fake_driver_state.h"
 

@@ -13,6 +13,7 @@
 // A cudaVersion newer than the driver's is accepted (the real driver serves
 // newer runtimes under minor-version compatibility).
 #include <cstring>
+#include <vector>
 
 #include "fake_driver_state.h"
 

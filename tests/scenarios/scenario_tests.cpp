@@ -235,7 +235,8 @@ TEST_CASE("driver API: every kind of allocation, VMM and failures") {
   CHECK(report["host_pinned"]["peak_bytes"] == 16 * kMiB);
   CHECK(report["host_pinned"]["live_bytes"] == 8 * kMiB);
   CHECK(live_bytes(report, 0) == 40 * kMiB + 1024 * 100);
-  CHECK(report["devices"][0]["peak_reserved_bytes"] == 64 * kMiB + 1024 * 100 + 20 * kMiB + 60 * kMiB);
+  // The async blocks are freed before the pages are created.
+  CHECK(report["devices"][0]["peak_reserved_bytes"] == 64 * kMiB + 1024 * 100 + 60 * kMiB);
 }
 
 TEST_CASE("statically linked cudart: reached through cuGetProcAddress_v2 lookups") {
@@ -284,7 +285,8 @@ TEST_CASE("an unwritable output folder: the program runs on, one warning") {
 
 TEST_CASE("the failure's stack reaches into the program") {
   RunResult run_result = run({runtime_scenario(), "exhausted"}, kEightGiB);
-  const json& stack = last_failure(run_result.report())["stack"];
+  json report = run_result.report();
+  const json& stack = last_failure(report)["stack"];
   REQUIRE_FALSE(stack.empty());
   bool in_program = false;
   for (const json& frame : stack) {

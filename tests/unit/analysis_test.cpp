@@ -322,3 +322,41 @@ TEST_CASE("the live process's own figures win over the replay", "[analysis]") {
   CHECK(f.other_bytes == 1 * GiB);
   CHECK_FALSE(f.process_allocated_bytes);
 }
+
+TEST_CASE("odd figures from a corrupt trace do not wrap around", "[analysis]") {
+  TraceBuilder builder = process_holding(2 * GiB);
+  FailureSpec spec = failure_on_gpu0(UINT64_MAX, 0, 0);
+  spec.total = 1 * GiB;
+  spec.free = 4 * GiB;  // more free than the device has
+  builder.fail(spec).finish();
+  const FailureReport f = analyze_built(builder).failures.at(0);
+  CHECK(f.other_bytes == 0u);
+  CHECK(f.verdict == Verdict::ExceedsCapacity);
+  FailureReport huge = f;
+  huge.device_free_bytes = 0;
+  huge.process_reserved_bytes = 1;
+  CHECK(percent_to_cut(huge) == UINT64_MAX);
+}
+
+TEST_CASE("every prefix of a trace yields a report", "[analysis]") {
+  // What a crash at any byte leaves behind must still be explained.
+  TempDir dir;
+  TraceBuilder builder = process_holding(6 * GiB);
+  builder.frame(1, 0x7f00, "libx.so", "f", 1).stack(2, {1});
+  FailureSpec spec = failure_on_gpu0(12 * GiB, 9 * GiB, 0);
+  spec.nvml_known = true;
+  spec.processes = {{kSelfPid, 6 * GiB}, {9, 1 * GiB}};
+  spec.stack_id = 2;
+  builder.fail(spec).free(0, 0x10000000).alloc(0, 0x90000000, 1 * GiB, Api::cudaMalloc, 2).finish();
+  std::string path = dir.file("t.trace");
+  builder.write(path);
+  std::vector<uint8_t> bytes = read_bytes(path);
+  for (size_t cut = trace::kHeaderSize; cut <= bytes.size(); ++cut) {
+    INFO("cut at byte " << cut);
+    trace::ReadResult read = trace::parse_trace(bytes.data(), cut, path);
+    REQUIRE(read.trace);
+    Report report = analyze(*read.trace);
+    CHECK(report.trace.complete == (cut == bytes.size()));
+    CHECK(report.failures.size() == read.trace->failures.size());
+  }
+}

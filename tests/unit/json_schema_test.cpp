@@ -4,6 +4,7 @@
 // required key the schema lists is checked without a schema library.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 #include "report/analysis.h"

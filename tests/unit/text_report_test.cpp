@@ -2,6 +2,8 @@
 // command that shows everything.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "report/analysis.h"
 #include "report/text_report.h"
 #include "trace_builder.h"
