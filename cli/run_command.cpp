@@ -71,6 +71,9 @@ int run_command(const RunOptions& options) {
   // The library's signal path runs `oomtrace report --write` through this.
   std::string self = self_executable_path();
   if (!self.empty()) ::setenv("OOMTRACE_CLI", self.c_str(), 1);
+  // This command prints the reports itself; the library's exit line would
+  // only repeat where they are.
+  ::setenv("OOMTRACE_QUIET", "1", 0);
 
   timespec start = file_clock_now();
   ChildOutcome outcome = run_child(options.command);

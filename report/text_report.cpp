@@ -98,12 +98,16 @@ std::string failure_in_one_line(const FailureReport& f) {
          (f.recovered ? "recovered" : "not recovered") + "\n";
 }
 
-// Unrecovered failures first (the one that likely stopped the process),
-// each group in call order.
+// The last unrecovered failure first: nothing succeeded after it, so it is
+// the one that most likely stopped the process (an earlier unrecovered one is
+// often a probe the program handled). Then the other unrecovered ones and the
+// recovered ones, each group in call order.
 std::vector<const FailureReport*> by_importance(const std::vector<FailureReport>& failures) {
   std::vector<const FailureReport*> ordered;
   for (const FailureReport& f : failures) ordered.push_back(&f);
-  std::stable_partition(ordered.begin(), ordered.end(), [](const FailureReport* f) { return !f->recovered; });
+  auto recovered_begin = std::stable_partition(ordered.begin(), ordered.end(),
+                                               [](const FailureReport* f) { return !f->recovered; });
+  if (recovered_begin != ordered.begin()) std::rotate(ordered.begin(), recovered_begin - 1, recovered_begin);
   return ordered;
 }
 

@@ -128,6 +128,22 @@ TEST_CASE("the unrecovered failure comes first, the others in one line each", "[
   CHECK_THAT(r.text, Contains(": cudaMalloc of 6.00 GiB on GPU 0, exhausted, recovered\n"));
 }
 
+TEST_CASE("of several unrecovered failures the last one is shown in full", "[text]") {
+  TraceBuilder builder;
+  builder.process(1).device(0, 16 * GiB).alloc(0, 0x1000, 16 * GiB);
+  FailureSpec probe;
+  probe.request = 1 * GiB;
+  probe.total = 16 * GiB;
+  probe.free = 0;
+  FailureSpec fatal = probe;
+  fatal.request = 2 * GiB;
+  builder.fail(probe).fail(fatal).finish();
+  Rendered r = render(builder);
+  INFO(r.text);
+  CHECK_THAT(r.text, StartsWith("CUDA out of memory: cudaMalloc of 2.00 GiB failed"));
+  CHECK_THAT(r.text, Contains(": cudaMalloc of 1.00 GiB on GPU 0, exhausted, not recovered\n"));
+}
+
 TEST_CASE("a killed process shows what was live at its last event", "[text]") {
   TraceBuilder builder;
   builder.process(1)
