@@ -55,7 +55,7 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& options) {
   CLI::App* command = app.add_subcommand("run", "Run a command with oomtrace preloaded, then explain what it wrote");
   command->add_option("--dir", options.dir, "folder for traces and reports (created if missing)");
   command->add_option("command", options.command, "the command and its arguments, after --")->required();
-  command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64");
+  command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64\n");
   return command;
 }
 

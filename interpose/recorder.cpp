@@ -1,6 +1,7 @@
 #include "interpose/recorder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -33,7 +34,9 @@ constexpr int kMaxDevices = 64;
 
 struct Recorder {
   pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-  State state = State::Idle;
+  // Written under the lock; read without it on the hot path to skip work
+  // early (config is complete before the state says Recording).
+  std::atomic<State> state{State::Idle};
   Config config;
   trace::TraceWriter writer;
   ProcessMemory model;

@@ -21,7 +21,8 @@ namespace oomtrace::trace {
 
 inline constexpr char kMagic[8] = {'O', 'O', 'M', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+// 1.1: FrameworkError and Attachment records; pool figures in Failure.
+inline constexpr uint16_t kFormatMinor = 1;
 inline constexpr size_t kHeaderSize = 16;
 // No record this writer produces comes near this; a reader treats a larger
 // length as corruption instead of allocating whatever the file claims.
@@ -37,6 +38,8 @@ enum class RecordType : uint8_t {
   Failure = 6,
   Setting = 7,
   Note = 8,
+  FrameworkError = 9,
+  Attachment = 10,
   Trailer = 0x7f,
 };
 
@@ -86,6 +89,30 @@ struct FailureContext {
   uint32_t process_segments = 0;
   bool nvml_known = false;           // libnvidia-ml answered
   std::vector<ProcessUsage> processes;
+  // Stream-ordered failures: the device's current pool at that instant
+  // (CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT / USED_MEM_CURRENT). Since 1.1.
+  bool pool_known = false;
+  uint64_t pool_reserved_bytes = 0;
+  uint64_t pool_used_bytes = 0;
+};
+
+// An out-of-memory error as the framework raised it (the what() of a
+// c10::OutOfMemoryError seen by the __cxa_throw hook, or the message the
+// Python bridge caught): it carries figures no CUDA call shows, such as
+// PyTorch's per-process limit ("N allowed"). Since 1.1.
+struct FrameworkError {
+  uint64_t time_ns = 0;
+  uint32_t thread = 0;
+  std::string framework;  // "pytorch", ...
+  std::string message;
+};
+
+// A file written next to the trace, e.g. a PyTorch memory snapshot saved at
+// an out-of-memory. Since 1.1.
+struct Attachment {
+  uint64_t time_ns = 0;
+  std::string kind;  // "torch_snapshot"
+  std::string path;
 };
 
 struct Setting {

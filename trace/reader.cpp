@@ -56,6 +56,23 @@ class RecordParser {
         break;
       }
       case RecordType::Note: trace_.notes.push_back(in.str()); break;
+      case RecordType::FrameworkError: {
+        FrameworkError error;
+        error.time_ns = in.u64();
+        error.thread = static_cast<uint32_t>(in.u64());
+        error.framework = in.str();
+        error.message = in.str();
+        trace_.framework_errors.push_back(std::move(error));
+        break;
+      }
+      case RecordType::Attachment: {
+        Attachment attachment;
+        attachment.time_ns = in.u64();
+        attachment.kind = in.str();
+        attachment.path = in.str();
+        trace_.attachments.push_back(std::move(attachment));
+        break;
+      }
       case RecordType::Trailer: {
         Trailer trailer;
         trailer.events = in.u64();
@@ -131,6 +148,11 @@ class RecordParser {
       usage.pid = static_cast<uint32_t>(in.u64());
       usage.used_bytes = in.u64();
       context.processes.push_back(usage);
+    }
+    if (!in.at_end()) {  // 1.1
+      context.pool_known = in.u64() != 0;
+      context.pool_reserved_bytes = in.u64();
+      context.pool_used_bytes = in.u64();
     }
     if (!in.ok()) return {};
     failure.event_index = trace_.events.size();

@@ -31,6 +31,8 @@ struct Trace {
   std::vector<RecordedFailure> failures;
   std::vector<Setting> settings;
   std::vector<std::string> notes;
+  std::vector<FrameworkError> framework_errors;
+  std::vector<Attachment> attachments;
   std::optional<Trailer> trailer;  // absent: the process was killed
   uint64_t data_bytes = 0;         // bytes of records read
 };

@@ -84,6 +84,9 @@ void TraceWriter::write_failure(const FailureContext& failure) {
     out.u64(usage.pid);
     out.u64(usage.used_bytes);
   }
+  out.u64(failure.pool_known);
+  out.u64(failure.pool_reserved_bytes);
+  out.u64(failure.pool_used_bytes);
   emit(RecordType::Failure);
   ++events_;
 }
@@ -99,6 +102,23 @@ void TraceWriter::write_note(const std::string& note) {
   Encoder out(payload_);
   out.str(note);
   emit(RecordType::Note);
+}
+
+void TraceWriter::write_framework_error(const FrameworkError& error) {
+  Encoder out(payload_);
+  out.u64(error.time_ns);
+  out.u64(error.thread);
+  out.str(error.framework);
+  out.str(error.message);
+  emit(RecordType::FrameworkError);
+}
+
+void TraceWriter::write_attachment(const Attachment& attachment) {
+  Encoder out(payload_);
+  out.u64(attachment.time_ns);
+  out.str(attachment.kind);
+  out.str(attachment.path);
+  emit(RecordType::Attachment);
 }
 
 void TraceWriter::finish(const Trailer& trailer) {

@@ -26,6 +26,8 @@ class TraceWriter {
   void write_failure(const FailureContext& failure);
   void write_setting(const Setting& setting);
   void write_note(const std::string& note);
+  void write_framework_error(const FrameworkError& error);
+  void write_attachment(const Attachment& attachment);
   // Writes the trailer and closes: the trace is complete.
   void finish(const Trailer& trailer);
   // For a forked child: forgets the parent's file without touching it.
