@@ -305,7 +305,7 @@ TEST_CASE("the report's summary sections", "[analysis]") {
   CHECK(report.host_pinned.live_bytes == 0);
   CHECK(report.trace.complete);
   CHECK(report.trace.exit_reason == std::string("signal SIGTERM"));
-  CHECK(report.trace.format_version == "1.0");
+  CHECK(report.trace.format_version == std::to_string(trace::kFormatMajor) + "." + std::to_string(trace::kFormatMinor));
   CHECK(report.trace.path.front() == '/');
   REQUIRE(report.settings.size() == 1);
   CHECK(report.settings[0].key == "PYTORCH_CUDA_ALLOC_CONF");

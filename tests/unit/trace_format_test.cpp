@@ -197,3 +197,37 @@ TEST_CASE("files that are not good traces give one clear line", "[trace]") {
     CHECK_THAT(newer.error, Catch::Contains("newer than this oomtrace reads"));
   }
 }
+
+TEST_CASE("format 1.1 records: framework errors, attachments, pool figures", "[trace]") {
+  TempDir dir;
+  std::string path = dir.file("t.trace");
+  {
+    trace::TraceWriter writer;
+    REQUIRE(writer.create(path));
+    writer.write_framework_error({123, 7, "pytorch", "CUDA out of memory. Tried to allocate 2.00 GiB."});
+    writer.write_attachment({456, "torch_snapshot", "/tmp/x.pickle"});
+    trace::FailureContext failure;
+    failure.event.type = EventType::AllocFailed;
+    failure.event.api = Api::cudaMallocAsync;
+    failure.event.size = 64 * MiB;
+    failure.pool_known = true;
+    failure.pool_reserved_bytes = 1 * GiB;
+    failure.pool_used_bytes = 512 * MiB;
+    writer.write_failure(failure);
+    writer.finish({1, 999, "exit"});
+  }
+  trace::ReadResult result = trace::read_trace(path);
+  REQUIRE(result.trace);
+  const trace::Trace& t = *result.trace;
+  REQUIRE(t.framework_errors.size() == 1);
+  CHECK(t.framework_errors[0].framework == "pytorch");
+  CHECK(t.framework_errors[0].thread == 7);
+  CHECK(t.framework_errors[0].message == "CUDA out of memory. Tried to allocate 2.00 GiB.");
+  REQUIRE(t.attachments.size() == 1);
+  CHECK(t.attachments[0].kind == "torch_snapshot");
+  CHECK(t.attachments[0].path == "/tmp/x.pickle");
+  REQUIRE(t.failures.size() == 1);
+  CHECK(t.failures[0].context.pool_known);
+  CHECK(t.failures[0].context.pool_reserved_bytes == 1 * GiB);
+  CHECK(t.failures[0].context.pool_used_bytes == 512 * MiB);
+}
