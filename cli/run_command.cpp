@@ -44,6 +44,21 @@ std::string prepare_output_dir(const std::string& requested) {
   return absolute.string();
 }
 
+// The Python bridge (sitecustomize.py) sits in python/ beside the library:
+// on PYTHONPATH it lets the library see inside PyTorch's allocator.
+// OOMTRACE_PYTHON=0 leaves PYTHONPATH alone.
+void prepend_python_bridge(const std::string& library) {
+  const char* disabled = std::getenv("OOMTRACE_PYTHON");
+  if (disabled && std::string(disabled) == "0") return;
+  std::filesystem::path bridge = std::filesystem::path(library).parent_path() / "python";
+  std::error_code error;
+  if (!std::filesystem::exists(bridge / "sitecustomize.py", error)) return;
+  const char* existing = std::getenv("PYTHONPATH");
+  std::string value = bridge.string();
+  if (existing && *existing) value += std::string(":") + existing;
+  ::setenv("PYTHONPATH", value.c_str(), 1);
+}
+
 int exec_failure(const std::string& program, int error) {
   print_error("cannot run " + program + ": " + std::strerror(error));
   return error == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
@@ -68,6 +83,7 @@ int run_command(const RunOptions& options) {
   std::string output_dir = prepare_output_dir(options.dir);
   if (output_dir.empty()) return kExitBadInput;
   prepend_to_preload(library.path);
+  prepend_python_bridge(library.path);
   // The library's signal path runs `oomtrace report --write` through this.
   std::string self = self_executable_path();
   if (!self.empty()) ::setenv("OOMTRACE_CLI", self.c_str(), 1);

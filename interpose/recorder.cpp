@@ -235,6 +235,42 @@ void record_failure(Api api, int device, uint64_t requested, int result, uint64_
   if (device != kHostDevice) describe_device_once(r, device);
 }
 
+void record_framework_error(const std::string& framework, const std::string& message) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  Locked guard(r);
+  // A framework can fail before any CUDA call did (PyTorch's memory
+  // fraction): the error alone is worth a trace.
+  if (!ensure_recording(r)) return;
+  trace::FrameworkError error;
+  error.time_ns = monotonic_ns() - r.start_ns;
+  error.thread = thread_id();
+  error.framework = framework;
+  // Bounded: a record must stay far below the reader's limit.
+  error.message = message.substr(0, 64 << 10);
+  r.writer.write_framework_error(error);
+  r.any_failure = true;
+  stop_if_unhealthy(r);
+}
+
+void record_attachment(const std::string& kind, const std::string& path) {
+  Recorder& r = recorder();
+  Locked guard(r);
+  if (r.state != State::Recording) return;
+  trace::Attachment attachment;
+  attachment.time_ns = monotonic_ns() - r.start_ns;
+  attachment.kind = kind.substr(0, 256);
+  attachment.path = path.substr(0, 4096);
+  r.writer.write_attachment(attachment);
+  stop_if_unhealthy(r);
+}
+
+std::string current_trace_path() {
+  Recorder& r = recorder();
+  Locked guard(r);
+  return r.state == State::Recording ? r.trace_path : std::string{};
+}
+
 void finish_recording(const char* reason) {
   Recorder& r = recorder();
   std::string path;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "allocator/api.h"
 
@@ -16,6 +17,12 @@ void record_mapping(uint64_t address, uint64_t size, uint64_t handle);
 void record_unmapping(uint64_t address, uint64_t size);
 // Called for every out-of-memory result: gathers the device's state first.
 void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream = 0);
+
+// From the framework bridges (cxa_throw_hook.cpp, bridge_api.cpp).
+void record_framework_error(const std::string& framework, const std::string& message);
+void record_attachment(const std::string& kind, const std::string& path);
+// The trace being written, empty when none is open.
+std::string current_trace_path();
 
 // Exit paths (lifecycle.cpp).
 void finish_recording(const char* reason);

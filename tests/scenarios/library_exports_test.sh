@@ -8,7 +8,10 @@ library=$1
 def=$2
 
 expected=$( (grep -oE '^\s*X\((Runtime|Driver), [A-Za-z0-9_]+\)' "$def" |
-  sed -E 's/.*, ([A-Za-z0-9_]+)\)/\1/'; echo dlsym) | sort)
+  sed -E 's/.*, ([A-Za-z0-9_]+)\)/\1/'; echo dlsym;
+  # The C++ throw hook and the framework bridges' entry points.
+  echo __cxa_throw; echo oomtrace_bridge_trace_path; echo oomtrace_bridge_attachment;
+  echo oomtrace_bridge_framework_error) | sort)
 actual=$(nm -D --defined-only "$library" | awk '{print $3}' | sort)
 if [ "$expected" != "$actual" ]; then
   echo "exported symbols differ from hooked_functions.def + dlsym:"

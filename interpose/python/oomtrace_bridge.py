@@ -1,0 +1,209 @@
+"""Sees inside PyTorch's caching allocator from within the traced process.
+
+Installed by sitecustomize.py when liboomtrace.so is preloaded. Nothing runs
+inside an allocation hook: the library never takes the GIL. Instead, when the
+program imports torch, this module asks torch to run `_attach` at CUDA's lazy
+initialisation, on the program's own thread:
+
+- it attaches an out-of-memory observer, which PyTorch calls (allocator
+  unlocked) before it raises; the observer saves
+  `torch.cuda.memory._snapshot()` next to the trace and tells the library,
+  which records the file as an attachment of the trace;
+- unless OOMTRACE_TORCH_HISTORY=0, it turns on PyTorch's allocation history
+  with Python stacks, in a ring buffer of OOMTRACE_TORCH_HISTORY_ENTRIES
+  entries (default 100000), so the snapshot carries the blocks' stacks.
+
+It also records out-of-memory exceptions that reach the top of a thread
+uncaught (CuPy and JAX raise theirs in Python, where the library's C++ hook
+cannot see them), then lets the program's own excepthook run as before.
+"""
+import ctypes
+import importlib.abc
+import os
+import pickle
+import sys
+import threading
+
+_OOM_MARKERS = ("out of memory", "resource_exhausted", "out of memory allocating")
+
+
+def _flag(name, default):
+    value = os.environ.get(name, default).strip().lower()
+    return value not in ("0", "false", "off", "no")
+
+
+def _number(name, default):
+    try:
+        return max(0, int(os.environ.get(name, default)))
+    except ValueError:
+        return int(default)
+
+
+_history_entries = _number("OOMTRACE_TORCH_HISTORY_ENTRIES", "100000")
+_max_snapshots = _number("OOMTRACE_TORCH_SNAPSHOTS", "3")
+_snapshots_saved = 0
+_lock = threading.Lock()
+_library = None
+
+
+def _load_library():
+    """The preloaded liboomtrace.so, or None when the process runs without it."""
+    try:
+        library = ctypes.CDLL(None)
+        library.oomtrace_bridge_trace_path.restype = ctypes.c_size_t
+        library.oomtrace_bridge_trace_path.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        library.oomtrace_bridge_attachment.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        library.oomtrace_bridge_framework_error.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        return library
+    except (OSError, AttributeError):
+        return None
+
+
+def _trace_path():
+    buffer = ctypes.create_string_buffer(4096)
+    length = _library.oomtrace_bridge_trace_path(buffer, len(buffer))
+    return buffer.value.decode(errors="replace") if length else ""
+
+
+def _write_private(path, data):
+    """Mode 0600, never over an existing file or through a planted symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _on_out_of_memory(device, alloc, device_allocated, device_free):
+    """PyTorch's OOM observer: may fire several times for one failure."""
+    global _snapshots_saved
+    import torch
+
+    with _lock:
+        if _snapshots_saved >= _max_snapshots:
+            return
+        trace = _trace_path()
+        if not trace:
+            return
+        _snapshots_saved += 1
+        number = _snapshots_saved
+    stem = trace[: -len(".trace")] if trace.endswith(".trace") else trace
+    path = "%s.oom%d.snapshot.pickle" % (stem, number)
+    try:
+        snapshot = torch.cuda.memory._snapshot()
+        # Protocol 4: what PyTorch's memory_viz reads.
+        _write_private(path, pickle.dumps(snapshot, protocol=4))
+        _library.oomtrace_bridge_attachment(b"torch_snapshot", path.encode())
+    except Exception:
+        pass
+
+
+def _start_history(torch):
+    record = torch.cuda.memory._record_memory_history
+    try:
+        record(enabled="all", context="all", stacks="python", max_entries=_history_entries)
+    except TypeError:  # PyTorch before 2.1
+        record(True, record_context=True, trace_alloc_max_entries=_history_entries,
+               trace_alloc_record_context=True)
+
+
+def _attach():
+    import torch
+
+    try:
+        torch._C._cuda_attach_out_of_memory_observer(_on_out_of_memory)
+    except Exception:
+        pass
+    if _flag("OOMTRACE_TORCH_HISTORY", "1"):
+        try:
+            _start_history(torch)
+        except Exception:
+            pass
+
+
+def _on_torch_imported(torch):
+    lazy_call = getattr(getattr(torch, "cuda", None), "_lazy_call", None)
+    if lazy_call is not None:
+        lazy_call(_attach)  # runs at CUDA's lazy init, or now if it is done
+
+
+class _TorchImportWatcher(importlib.abc.MetaPathFinder):
+    """Runs _on_torch_imported right after `import torch` has finished."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                self._watch(spec)
+                return spec
+        return None
+
+    def _watch(self, spec):
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return
+        original = loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            try:
+                _on_torch_imported(module)
+            except Exception:
+                pass
+
+        loader.exec_module = exec_module
+        sys.meta_path.remove(self)  # once is enough
+
+
+def _framework_of(error):
+    module = type(error).__module__ or ""
+    for prefix, name in (("torch", "pytorch"), ("cupy", "cupy"), ("jax", "jax"),
+                         ("tensorflow", "tensorflow"), ("keras", "tensorflow")):
+        if module.startswith(prefix):
+            return name
+    return "python"
+
+
+def _note_if_out_of_memory(error):
+    try:
+        message = str(error)
+        if any(marker in message.lower() for marker in _OOM_MARKERS):
+            text = "%s: %s" % (type(error).__name__, message)
+            _library.oomtrace_bridge_framework_error(_framework_of(error).encode(),
+                                                     text.encode(errors="replace"))
+    except Exception:
+        pass
+
+
+def _install_excepthooks():
+    previous = sys.excepthook
+
+    def excepthook(kind, error, traceback):
+        _note_if_out_of_memory(error)
+        previous(kind, error, traceback)
+
+    sys.excepthook = excepthook
+    previous_thread_hook = threading.excepthook
+
+    def thread_excepthook(args):
+        _note_if_out_of_memory(args.exc_value)
+        previous_thread_hook(args)
+
+    threading.excepthook = thread_excepthook
+
+
+def install():
+    global _library
+    if not _flag("OOMTRACE_PYTHON", "1"):
+        return
+    _library = _load_library()
+    if _library is None:
+        return
+    if "torch" in sys.modules:
+        _on_torch_imported(sys.modules["torch"])
+    else:
+        sys.meta_path.insert(0, _TorchImportWatcher())
+    _install_excepthooks()
