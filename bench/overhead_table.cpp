@@ -1,0 +1,190 @@
+// Runs the benchmarks without and with liboomtrace.so in one go and prints
+// the table of what the library adds per call, with the targets beside it.
+// Ratios come from one run on one machine, so they compare like with like
+// even on a shared, noisy machine (absolute numbers vary between runs).
+//
+//   overhead_table [--min-time SECONDS]
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Variant {
+  std::string label;
+  bool preload = false;
+  std::string stacks;  // OOMTRACE_STACKS
+};
+
+const std::vector<Variant> kVariants = {
+    {"without", false, ""},
+    {"no stacks", true, "0"},
+    {"native stacks", true, "1"},
+};
+
+constexpr double kTargetNoStacksNs = 100;
+constexpr double kTargetStacksNs = 500;
+constexpr double kTargetBytesPerLive = 64;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs argv with extra environment; stdout to `out`. Returns the exit code.
+int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+        const fs::path& out) {
+  pid_t child = fork();
+  if (child == 0) {
+    FILE* redirected = std::freopen(out.c_str(), "w", stdout);
+    if (!redirected) _exit(126);
+    for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::map<std::string, std::string> environment_for(const Variant& variant, const fs::path& dir) {
+  std::map<std::string, std::string> env = {
+      {"LD_LIBRARY_PATH", FAKE_CUDA_DIR},
+      {"FAKE_CUDA_TOTAL_MIB", "1048576000"},  // room for a million 2 MiB blocks
+      {"OOMTRACE_DIR", dir.string()},
+      {"OOMTRACE_QUIET", "1"},
+      {"LD_PRELOAD", variant.preload ? OOMTRACE_LIBRARY_PATH : ""},
+  };
+  if (!variant.stacks.empty()) env["OOMTRACE_STACKS"] = variant.stacks;
+  return env;
+}
+
+// benchmark name -> real time per iteration in ns
+std::map<std::string, double> run_benchmarks(const Variant& variant, const fs::path& dir,
+                                             const std::string& min_time) {
+  fs::path json_out = dir / ("bench-" + std::to_string(std::hash<std::string>{}(variant.label)) + ".json");
+  int code = run({ALLOC_BENCH_PATH, "--benchmark_out=" + json_out.string(), "--benchmark_out_format=json",
+                  "--benchmark_min_time=" + min_time},
+                 environment_for(variant, dir), dir / "bench.stdout");
+  std::map<std::string, double> times;
+  if (code != 0) {
+    std::fprintf(stderr, "overhead_table: benchmark (%s) exited %d\n", variant.label.c_str(), code);
+    std::exit(1);
+  }
+  for (const json& entry : json::parse(read_file(json_out))["benchmarks"]) {
+    double value = entry["real_time"].get<double>();
+    std::string unit = entry["time_unit"].get<std::string>();
+    if (unit == "us") value *= 1e3;
+    if (unit == "ms") value *= 1e6;
+    times[entry["name"].get<std::string>()] = value;
+  }
+  return times;
+}
+
+long live_growth(const Variant& variant, const fs::path& dir, long count) {
+  fs::path out = dir / ("live-" + variant.stacks + ".json");
+  if (run({LIVE_ALLOCATIONS_PATH, std::to_string(count)}, environment_for(variant, dir), out) != 0) {
+    std::fprintf(stderr, "overhead_table: live_allocations failed\n");
+    std::exit(1);
+  }
+  return json::parse(read_file(out))["rss_anon_growth_bytes"].get<long>();
+}
+
+uint64_t largest_trace_bytes(const fs::path& dir) {
+  uint64_t largest = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".trace") largest = std::max<uint64_t>(largest, entry.file_size());
+  }
+  return largest;
+}
+
+void print_overhead(const std::vector<std::map<std::string, double>>& results) {
+  std::printf("%-34s %10s %12s %9s %14s %9s\n", "ns per pair (20 frames deep)", "without", "no stacks",
+              "added", "native stacks", "added");
+  for (const auto& [name, base] : results[0]) {
+    double no_stacks = results[1].at(name);
+    double stacks = results[2].at(name);
+    std::printf("%-34s %10.0f %12.0f %+9.0f %14.0f %+9.0f\n", name.c_str(), base, no_stacks, no_stacks - base,
+                stacks, stacks - base);
+  }
+  double worst_no_stacks = 0;
+  double worst_stacks = 0;
+  for (const auto& [name, base] : results[0]) {
+    worst_no_stacks = std::max(worst_no_stacks, results[1].at(name) - base);
+    worst_stacks = std::max(worst_stacks, results[2].at(name) - base);
+  }
+  std::printf("target: < %.0f ns added without stacks: %s (worst %+.0f)\n", kTargetNoStacksNs,
+              worst_no_stacks < kTargetNoStacksNs ? "holds" : "MISSED", worst_no_stacks);
+  std::printf("target: < %.0f ns added with native stacks: %s (worst %+.0f)\n", kTargetStacksNs,
+              worst_stacks < kTargetStacksNs ? "holds" : "MISSED", worst_stacks);
+}
+
+// heaptrack on a host malloc+free pair 22 frames deep: the cost people
+// already accept from a host-memory profiler.
+void print_heaptrack_anchor(const fs::path& dir, const std::string& min_time) {
+  if (std::system("command -v heaptrack >/dev/null 2>&1") != 0) {
+    std::printf("anchor: heaptrack not installed; skipped\n");
+    return;
+  }
+  auto measure = [&](std::vector<std::string> prefix) {
+    fs::path out = dir / "host.json";
+    prefix.insert(prefix.end(), {HOST_BENCH_PATH, "--benchmark_out=" + out.string(), "--benchmark_out_format=json",
+                                 "--benchmark_min_time=" + min_time});
+    if (run(prefix, {{"LD_PRELOAD", ""}}, dir / "host.stdout") != 0) return std::nan("");
+    return json::parse(read_file(out))["benchmarks"][0]["real_time"].get<double>();
+  };
+  double bare = measure({});
+  double traced = measure({"heaptrack", "-o", (dir / "heaptrack.anchor").string()});
+  std::printf("anchor: heaptrack adds %+.0f ns to a host malloc+free pair 22 frames deep (%.0f -> %.0f)\n",
+              traced - bare, bare, traced);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string min_time = "0.5";
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--min-time") min_time = argv[i + 1];
+  }
+  fs::path dir = fs::temp_directory_path() / ("oomtrace-bench-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+
+  std::vector<std::map<std::string, double>> results;
+  for (const Variant& variant : kVariants) results.push_back(run_benchmarks(variant, dir, min_time));
+  std::printf("oomtrace overhead on the simulated device, one run of each variant\n\n");
+  print_overhead(results);
+
+  // The simulated device places blocks first-fit in O(live) each, so the
+  // count stays moderate; the per-allocation figure does not depend on it.
+  constexpr long kLive = 20000;
+  fs::path live_dir = dir / "live";
+  fs::create_directories(live_dir);
+  long without = live_growth(kVariants[0], live_dir, kLive);
+  long with_library = live_growth(kVariants[1], live_dir, kLive);
+  double per_live = static_cast<double>(with_library - without) / kLive;
+  std::printf("\nmemory per live allocation: %.1f bytes (target < %.0f, stacks apart): %s\n", per_live,
+              kTargetBytesPerLive, per_live < kTargetBytesPerLive ? "holds" : "MISSED");
+  std::printf("trace bytes per event: %.1f (%ld allocations, no stacks)\n",
+              static_cast<double>(largest_trace_bytes(live_dir)) / (kLive + 1), kLive);
+  print_heaptrack_anchor(dir, min_time);
+  fs::remove_all(dir);
+  return 0;
+}
