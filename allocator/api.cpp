@@ -50,6 +50,7 @@ std::string_view memory_kind_name(MemoryKind kind) {
     case MemoryKind::PhysicalHandle: return "vmm_physical";
     case MemoryKind::AddressRange: return "vmm_address_range";
     case MemoryKind::Mapping: return "vmm_mapping";
+    case MemoryKind::SubAllocation: return "sub_allocation";
   }
   return "unknown";
 }

@@ -1,6 +1,7 @@
 // The CUDA entry points that allocate or free memory, as named in events,
-// traces and reports. One list so that the enum, its names and its kinds
-// cannot drift apart.
+// traces and reports, and oomtrace's own pool API. One list so that the
+// enum, its names and its kinds cannot drift apart. New entries go at the
+// end: traces store the enum's number.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,8 @@ enum class MemoryKind : uint8_t {
   PhysicalHandle = 4,  // cuMemCreate: device memory behind a handle (VMM)
   AddressRange = 5,  // cuMemAddressReserve: virtual addresses only
   Mapping = 6,       // cuMemMap: a handle made visible at an address
+  SubAllocation = 7, // a block a program's own allocator hands out of memory
+                     // the process already holds (include/oomtrace/oomtrace.h)
 };
 
 // X(name, kind, is_free)
@@ -53,7 +56,9 @@ enum class MemoryKind : uint8_t {
   X(cuMemAddressReserve, AddressRange, false)                 \
   X(cuMemAddressFree, AddressRange, true)                     \
   X(cuMemMap, Mapping, false)                                 \
-  X(cuMemUnmap, Mapping, true)
+  X(cuMemUnmap, Mapping, true)                                \
+  X(oomtrace_pool_alloc, SubAllocation, false)                \
+  X(oomtrace_pool_free, SubAllocation, true)
 
 enum class Api : uint8_t {
   Unknown = 0,

@@ -1,6 +1,7 @@
 #include "allocator/process_memory.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace oomtrace {
 namespace {
@@ -20,20 +21,34 @@ LiveAllocation from_event(const Event& event) {
 
 const DeviceFigures kNoFigures{};
 
+// The entry of `map` whose range contains `address`, if any.
+template <typename Map>
+const LiveAllocation* entry_containing(const Map& map, uint64_t address) {
+  auto after = map.upper_bound(address);
+  if (after == map.begin()) return nullptr;
+  const LiveAllocation& entry = std::prev(after)->second;
+  return address - entry.address < entry.size ? &entry : nullptr;
+}
+
 }  // namespace
 
 void ProcessMemory::apply(const Event& event) {
+  MemoryKind kind = api_memory_kind(event.api);
   switch (event.type) {
     case EventType::Alloc:
-      if (api_memory_kind(event.api) == MemoryKind::Mapping) {
+      if (kind == MemoryKind::Mapping) {
         on_map(event);
+      } else if (kind == MemoryKind::SubAllocation) {
+        on_pool_alloc(event);
       } else {
         on_alloc(event);
       }
       break;
     case EventType::Free:
-      if (api_memory_kind(event.api) == MemoryKind::Mapping) {
+      if (kind == MemoryKind::Mapping) {
         on_unmap(event);
+      } else if (kind == MemoryKind::SubAllocation) {
+        on_pool_free(event);
       } else {
         on_free(event);
       }
@@ -52,6 +67,7 @@ void ProcessMemory::add_reserved(const LiveAllocation& allocation) {
   fig.reserved_bytes += allocation.size;
   fig.peak_reserved_bytes = std::max(fig.peak_reserved_bytes, fig.reserved_bytes);
   ++fig.segment_count;
+  blocks_.add_segment(allocation.device, allocation.size);
   if (api_is_stream_ordered(allocation.api)) fig.stream_ordered_bytes += allocation.size;
   if (allocation.api == Api::cuMemCreate) fig.physical_handle_bytes += allocation.size;
 }
@@ -60,6 +76,7 @@ void ProcessMemory::remove_reserved(const LiveAllocation& allocation) {
   DeviceFigures& fig = figures(allocation.device);
   fig.reserved_bytes -= std::min(fig.reserved_bytes, allocation.size);
   if (fig.segment_count > 0) --fig.segment_count;
+  blocks_.remove_segment(allocation.device, allocation.size);
   if (api_is_stream_ordered(allocation.api)) {
     fig.stream_ordered_bytes -= std::min(fig.stream_ordered_bytes, allocation.size);
   }
@@ -100,7 +117,8 @@ void ProcessMemory::on_alloc(const Event& event) {
       address_ranges_[event.address] = allocation;
       break;
     case MemoryKind::Mapping:
-      break;  // handled by on_map
+    case MemoryKind::SubAllocation:
+      break;  // handled by on_map and on_pool_alloc
   }
 }
 
@@ -120,6 +138,7 @@ void ProcessMemory::on_free(const Event& event) {
   switch (api_memory_kind(allocation.api)) {
     case MemoryKind::Device:
       remove_reserved(allocation);
+      blocks_.forget_blocks(allocation.address);
       break;
     case MemoryKind::PhysicalHandle:
       if (allocation.device == kHostDevice) {
@@ -139,6 +158,7 @@ void ProcessMemory::on_free(const Event& event) {
       break;
     case MemoryKind::AddressRange:
     case MemoryKind::Mapping:
+    case MemoryKind::SubAllocation:
       break;
   }
   map->erase(found);
@@ -160,8 +180,46 @@ void ProcessMemory::on_unmap(const Event& event) {
       auto& mapped = figures(it->second.device).mapped_bytes;
       mapped -= std::min(mapped, it->second.size);
     }
+    blocks_.forget_blocks(it->first);
     it = mappings_.erase(it);
   }
+}
+
+void ProcessMemory::on_pool_alloc(const Event& event) {
+  std::optional<SegmentSpan> segment = segment_containing(event.address);
+  if (!segment || !blocks_.allocate(*segment, event.address, event.size)) {
+    ++totals_.unmatched_pool_calls;
+    return;
+  }
+  ++totals_.pool_allocations;
+}
+
+void ProcessMemory::on_pool_free(const Event& event) {
+  if (!blocks_.release(event.address)) {
+    ++totals_.unmatched_pool_calls;
+    return;
+  }
+  ++totals_.pool_frees;
+}
+
+// A segment already sub-allocated first (the common case for a pool call),
+// then the device allocations, then the mapped ranges.
+std::optional<SegmentSpan> ProcessMemory::segment_containing(uint64_t address) const {
+  if (auto known = blocks_.sub_allocated_segment_containing(address)) return known;
+  const LiveAllocation* pointer = entry_containing(pointers_, address);
+  if (pointer && api_memory_kind(pointer->api) == MemoryKind::Device) {
+    return SegmentSpan{pointer->address, pointer->size, pointer->device};
+  }
+  const LiveAllocation* mapping = entry_containing(mappings_, address);
+  if (mapping && mapping->device != kHostDevice) {
+    return SegmentSpan{mapping->address, mapping->size, mapping->device};
+  }
+  return std::nullopt;
+}
+
+int ProcessMemory::device_containing(uint64_t address) const {
+  std::optional<SegmentSpan> segment = segment_containing(address);
+  return segment ? segment->device : kHostDevice;
 }
 
 const DeviceFigures& ProcessMemory::device(int index) const {

@@ -1,6 +1,8 @@
 // What memory the traced process holds, rebuilt from events: per device the
 // segments (every live device allocation) with their figures, plus host-pinned
-// memory, unified memory and the virtual-memory objects kept apart.
+// memory, unified memory and the virtual-memory objects kept apart. Blocks a
+// program's own allocator reports inside its segments (the pool API) go to
+// a BlockModel, which says how much of the segments was in use.
 //
 // The same class runs inside the preloaded library (state at the instant of a
 // failure) and in the report (replaying a trace), so both see identical
@@ -9,9 +11,10 @@
 
 #include <cstdint>
 #include <map>
-#include <unordered_map>
+#include <optional>
 #include <vector>
 
+#include "allocator/block_model.h"
 #include "allocator/event.h"
 
 namespace oomtrace {
@@ -42,6 +45,11 @@ struct Totals {
   uint64_t frees = 0;              // successful frees of tracked memory
   uint64_t failed_allocations = 0; // calls that returned out-of-memory
   uint64_t unmatched_frees = 0;    // frees of memory allocated before tracing
+  uint64_t pool_allocations = 0;   // blocks reported through the pool API
+  uint64_t pool_frees = 0;
+  // Pool calls on memory no segment contains, and frees of blocks never
+  // reported: recorded, not counted.
+  uint64_t unmatched_pool_calls = 0;
 };
 
 class ProcessMemory {
@@ -59,13 +67,26 @@ class ProcessMemory {
   std::vector<LiveAllocation> live_on_device(int device) const;
   size_t live_count() const;
 
+  // Inside the segments (see block_model.h).
+  BlockFigures block_figures(int device) const { return blocks_.figures(device); }
+  std::vector<FreeSizeBucket> free_histogram(int device) const {
+    return blocks_.free_histogram(device);
+  }
+  // The device whose segment (a device allocation, or a mapped range)
+  // contains `address`; kHostDevice when none does.
+  int device_containing(uint64_t address) const;
+
  private:
-  using AllocationMap = std::unordered_map<uint64_t, LiveAllocation>;
+  // Ordered, so that the segment containing a pool block can be found.
+  using AllocationMap = std::map<uint64_t, LiveAllocation>;
 
   void on_alloc(const Event& event);
   void on_free(const Event& event);
   void on_map(const Event& event);
   void on_unmap(const Event& event);
+  void on_pool_alloc(const Event& event);
+  void on_pool_free(const Event& event);
+  std::optional<SegmentSpan> segment_containing(uint64_t address) const;
   DeviceFigures& figures(int device);
   void add_reserved(const LiveAllocation& allocation);
   void remove_reserved(const LiveAllocation& allocation);
@@ -78,6 +99,7 @@ class ProcessMemory {
   uint64_t host_pinned_bytes_ = 0;
   uint64_t peak_host_pinned_bytes_ = 0;
   Totals totals_;
+  BlockModel blocks_;
 };
 
 }  // namespace oomtrace

@@ -5,9 +5,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/explain_command.h"
 #include "cli/messages.h"
 #include "cli/report_command.h"
 #include "cli/run_command.h"
+#include "cli/whatif_command.h"
 
 namespace {
 
@@ -16,7 +18,7 @@ namespace {
 std::string help_hint(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "run" || arg == "report") return " (see oomtrace " + std::string(arg) + " --help)";
+    if (arg == "run" || arg == "report" || arg == "explain" || arg == "whatif") return " (see oomtrace " + std::string(arg) + " --help)";
     if (arg == "--") break;
   }
   return " (see oomtrace --help)";
@@ -33,6 +35,10 @@ int main(int argc, char** argv) {
   ReportOptions report_options;
   CLI::App* run = add_run_command(app, run_options);
   CLI::App* report = add_report_command(app, report_options);
+  ExplainOptions explain_options;
+  CLI::App* explain = add_explain_command(app, explain_options);
+  WhatIfOptions whatif_options;
+  CLI::App* whatif = add_whatif_command(app, whatif_options);
 
   try {
     app.parse(argc, argv);
@@ -45,6 +51,8 @@ int main(int argc, char** argv) {
   try {
     if (run->parsed()) return run_command(run_options);
     if (report->parsed()) return report_command(report_options);
+    if (explain->parsed()) return explain_command(explain_options);
+    if (whatif->parsed()) return whatif_command(whatif_options);
   } catch (const std::exception& error) {  // out of memory ourselves, at worst
     print_error(error.what());
     return kExitBadInput;

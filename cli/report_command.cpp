@@ -6,7 +6,9 @@
 #include "report/analysis.h"
 #include "report/json_report.h"
 #include "report/report_files.h"
+#include "report/snapshot_report.h"
 #include "report/text_report.h"
+#include "report/torch_snapshot_file.h"
 #include "trace/reader.h"
 
 namespace oomtrace::cli {
@@ -25,19 +27,34 @@ int write_files(const std::string& trace_path) {
   return 0;
 }
 
-int print_report(const ReportOptions& options) {
-  trace::ReadResult read = trace::read_trace(options.trace_path);
-  if (!read.trace) {
-    print_error(read.error);
-    return kExitBadInput;
-  }
-  report::Report report = report::analyze(*read.trace);
-  std::string text = options.format == "json" ? report::render_json(report) : report::render_text(report);
+int print(const report::Report& report, const std::string& format) {
+  std::string text = format == "json" ? report::render_json(report) : report::render_text(report);
   if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
     print_error("cannot write the report to standard output");
     return kExitBadInput;
   }
   return 0;
+}
+
+// A pickle written by torch.cuda.memory._dump_snapshot(), read as plain
+// data: one that would run code is refused with one line.
+int print_snapshot_report(const ReportOptions& options) {
+  report::TorchSnapshotResult loaded = report::load_torch_snapshot(options.trace_path);
+  if (!loaded.snapshot) {
+    print_error(loaded.error);
+    return kExitBadInput;
+  }
+  return print(report::report_from_torch_snapshot(options.trace_path, *loaded.snapshot), options.format);
+}
+
+int print_report(const ReportOptions& options) {
+  if (report::file_starts_like_pickle(options.trace_path)) return print_snapshot_report(options);
+  trace::ReadResult read = trace::read_trace(options.trace_path);
+  if (!read.trace) {
+    print_error(read.error);
+    return kExitBadInput;
+  }
+  return print(report::analyze(*read.trace), options.format);
 }
 
 }  // namespace
@@ -48,11 +65,17 @@ CLI::App* add_report_command(CLI::App& app, ReportOptions& options) {
       ->check(CLI::IsMember({"text", "json"}));
   command->add_flag("--write", options.write_files,
                     "write <stem>.report.json and <stem>.report.txt beside the trace instead of printing");
-  command->add_option("trace", options.trace_path, "the .trace file")->required();
+  command->add_option("trace", options.trace_path,
+                      "the .trace file, or a PyTorch memory snapshot (.pickle from torch.cuda.memory._dump_snapshot)")
+      ->required();
   return command;
 }
 
 int report_command(const ReportOptions& options) {
+  if (options.write_files && report::file_starts_like_pickle(options.trace_path)) {
+    print_error("--write takes a trace; " + options.trace_path + " is a PyTorch snapshot (print its report instead)");
+    return kExitBadInput;
+  }
   return options.write_files ? write_files(options.trace_path) : print_report(options);
 }
 

@@ -84,7 +84,7 @@ OOMTRACE_MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz)
     OOMTRACE_BEGIN_HOOK(name, kDriverMissing)                                               \
     CUresult result = real(dptr, bytesize, pool, stream);                                   \
     after_allocation(scope, Api::name, result, address_of(dptr), bytesize, bytesize,        \
-                     stream_id(stream));                                                    \
+                     stream_id(stream), reinterpret_cast<uint64_t>(pool));                  \
     return result;                                                                          \
   }
 OOMTRACE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync)

@@ -58,6 +58,18 @@ Nvml& nvml() {
   return instance;
 }
 
+// The pool a stream-ordered allocation on `device` comes from when the call
+// named none: the device's current pool (cudaDeviceSetMemPool may have
+// replaced the default one).
+CUmemoryPool current_pool(int device) {
+  auto* get = driver_function<decltype(cuDeviceGet)>("cuDeviceGet");
+  auto* pool_of = driver_function<decltype(cuDeviceGetMemPool)>("cuDeviceGetMemPool");
+  CUdevice handle = 0;
+  CUmemoryPool pool = nullptr;
+  if (!get || !pool_of || get(&handle, device) != CUDA_SUCCESS) return nullptr;
+  return pool_of(&pool, handle) == CUDA_SUCCESS ? pool : nullptr;
+}
+
 bool pci_bus_id(int device, char* out, int length) {
   auto* get = driver_function<decltype(cuDeviceGet)>("cuDeviceGet");
   auto* bus = driver_function<decltype(cuDeviceGetPCIBusId)>("cuDeviceGetPCIBusId");
@@ -78,6 +90,22 @@ void probe_device_memory(int device, trace::FailureContext& failure) {
     failure.device_free_bytes = free_bytes;
     failure.device_total_bytes = total_bytes;
   }
+}
+
+void probe_pool(int device, uint64_t pool_handle, trace::FailureContext& failure) {
+  CUmemoryPool pool =
+      pool_handle ? reinterpret_cast<CUmemoryPool>(pool_handle) : current_pool(device);
+  auto* attribute = driver_function<decltype(cuMemPoolGetAttribute)>("cuMemPoolGetAttribute");
+  cuuint64_t reserved = 0;
+  cuuint64_t used = 0;
+  if (!pool || !attribute ||
+      attribute(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) != CUDA_SUCCESS ||
+      attribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used) != CUDA_SUCCESS) {
+    return;
+  }
+  failure.pool_known = true;
+  failure.pool_reserved_bytes = reserved;
+  failure.pool_used_bytes = used;
 }
 
 void probe_processes(int device, trace::FailureContext& failure) {

@@ -4,12 +4,17 @@
 // successful allocation, and outside the recorder's lock.
 #pragma once
 
+#include <cstdint>
+
 #include "trace/format.h"
 
 namespace oomtrace::interpose {
 
 void probe_device_memory(int device, trace::FailureContext& failure);
 void probe_processes(int device, trace::FailureContext& failure);
+// Stream-ordered failures: the pool's reserved and used bytes. `pool` is the
+// pool the call named (a CUmemoryPool), or 0 for the device's current pool.
+void probe_pool(int device, uint64_t pool, trace::FailureContext& failure);
 
 // Name, capacity and PCI bus id, asked once per device.
 trace::DeviceInfo describe_device(int device);

@@ -21,14 +21,16 @@ inline int device_for(Api api) {
                                                                             : current_device();
 }
 
+// `pool`: the pool a ...FromPoolAsync call named, read at a failure.
 inline void after_allocation(const HookScope& scope, Api api, int result, uint64_t address,
-                             uint64_t size, uint64_t requested, uint64_t stream = 0) {
+                             uint64_t size, uint64_t requested, uint64_t stream = 0,
+                             uint64_t pool = 0) {
   if (!scope.outermost()) return;
   ErrnoKeeper keep_errno;
   if (result == 0 && address != 0) {
     record_allocation(api, device_for(api), address, size, stream);
   } else if (result == kOutOfMemory) {
-    record_failure(api, device_for(api), requested, result, stream);
+    record_failure(api, device_for(api), requested, result, stream, pool);
   }
 }
 

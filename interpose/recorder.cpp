@@ -19,6 +19,8 @@
 #include "interpose/current_device.h"
 #include "interpose/diagnostics.h"
 #include "interpose/failure_probe.h"
+#include "interpose/hook_scope.h"
+#include "interpose/instance_guard.h"
 #include "interpose/native_stack.h"
 #include "interpose/process_identity.h"
 #include "interpose/signal_report.h"
@@ -45,6 +47,9 @@ struct Recorder {
   uint64_t start_ns = 0;
   bool device_described[kMaxDevices] = {};
   bool any_failure = false;
+  // The thread holding `lock` (0: none): an exit() from a signal handler
+  // that interrupted that very thread must not wait for the lock.
+  std::atomic<uint32_t> owner{0};
 };
 
 // Never destroyed: hooks may run during exit, after static destructors.
@@ -53,10 +58,18 @@ Recorder& recorder() {
   return *instance;
 }
 
+uint32_t thread_id();
+
 class Locked {
  public:
-  explicit Locked(Recorder& r) : r_(r) { pthread_mutex_lock(&r_.lock); }
-  ~Locked() { pthread_mutex_unlock(&r_.lock); }
+  explicit Locked(Recorder& r) : r_(r) {
+    pthread_mutex_lock(&r_.lock);
+    r_.owner.store(thread_id(), std::memory_order_relaxed);
+  }
+  ~Locked() {
+    r_.owner.store(0, std::memory_order_relaxed);
+    pthread_mutex_unlock(&r_.lock);
+  }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
 
@@ -159,6 +172,10 @@ void write_event(Recorder& r, Event event, const RawStack* stack) {
   if (!ensure_recording(r)) return;
   event.time_ns = monotonic_ns() - r.start_ns;
   if (stack) event.stack_id = r.stacks.intern(*stack, r.writer);
+  // A pool block names no device: the segment that contains it does.
+  if (api_memory_kind(event.api) == MemoryKind::SubAllocation) {
+    event.device = static_cast<int16_t>(r.model.device_containing(event.address));
+  }
   r.writer.write_event(event);
   r.model.apply(event);
   stop_if_unhealthy(r);
@@ -169,7 +186,10 @@ bool wants_stacks(Recorder& r) {
   return r.state == State::Idle || (r.state == State::Recording && r.config.native_stacks);
 }
 
-bool accepting(Recorder& r) { return r.state == State::Idle || r.state == State::Recording; }
+// A second copy of the library in the process records nothing (instance_guard.h).
+bool accepting(Recorder& r) {
+  return (r.state == State::Idle || r.state == State::Recording) && this_instance_records();
+}
 
 }  // namespace
 
@@ -205,7 +225,21 @@ void record_unmapping(uint64_t address, uint64_t size) {
               nullptr);
 }
 
-void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream) {
+void record_pool_block(Api api, uint64_t address, uint64_t size) {
+  Recorder& r = recorder();
+  // A block lies inside memory a CUDA call handed out, and that call opened
+  // the trace: with none open, no segment could hold the block.
+  if (r.state != State::Recording) return;
+  EventType type = api_is_free(api) ? EventType::Free : EventType::Alloc;
+  RawStack stack;
+  bool with_stack = type == EventType::Alloc && wants_stacks(r);
+  if (with_stack) capture_native_stack(stack);
+  write_event(r, make_event(type, api, kHostDevice, address, size, 0),
+              with_stack ? &stack : nullptr);
+}
+
+void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream,
+                    uint64_t pool) {
   Recorder& r = recorder();
   if (!accepting(r)) return;
   trace::FailureContext failure;
@@ -214,6 +248,7 @@ void record_failure(Api api, int device, uint64_t requested, int result, uint64_
   if (device != kHostDevice) {
     probe_device_memory(device, failure);
     probe_processes(device, failure);
+    if (api_is_stream_ordered(api)) probe_pool(device, pool, failure);
   }
   RawStack stack;
   capture_native_stack(stack);
@@ -271,8 +306,38 @@ std::string current_trace_path() {
   return r.state == State::Recording ? r.trace_path : std::string{};
 }
 
+namespace {
+
+// Writes the trailer if no thread holds the recorder, without waiting,
+// locking or allocating: for signal handlers and exits that interrupted a
+// hook. Otherwise the trace stays without a trailer, which readers accept
+// as "ended abruptly".
+void finish_without_blocking(Recorder& r, const char* reason) {
+  if (pthread_mutex_trylock(&r.lock) != 0) return;
+  if (r.state == State::Recording) {
+    trace::Trailer trailer;
+    trailer.events = r.writer.events_written();
+    trailer.end_time_ns = monotonic_ns() - r.start_ns;
+    trailer.exit_reason = reason;
+    r.writer.finish(trailer);
+    r.state = State::Finished;
+  }
+  pthread_mutex_unlock(&r.lock);
+}
+
+}  // namespace
+
 void finish_recording(const char* reason) {
   Recorder& r = recorder();
+  // exit() called from a signal handler that interrupted this thread inside
+  // a hook, which may hold the recorder's lock or malloc's: waiting for the
+  // lock or allocating here would hang the exit. Take the signal path: the
+  // trailer if the lock is free, the report from a child process.
+  if (tls_hook_depth > 0 || r.owner.load(std::memory_order_relaxed) == thread_id()) {
+    finish_without_blocking(r, reason);
+    write_report_out_of_process();
+    return;
+  }
   std::string path;
   bool quiet = false;
   bool any_failure = false;
@@ -304,19 +369,8 @@ void finish_recording(const char* reason) {
 }
 
 void finish_recording_from_signal(int signal_number) {
-  Recorder& r = recorder();
-  // The interrupted thread may hold the lock; then the trace stays without a
-  // trailer, which readers accept as "ended abruptly".
-  if (pthread_mutex_trylock(&r.lock) != 0) return;
-  if (r.state == State::Recording) {
-    trace::Trailer trailer;
-    trailer.events = r.writer.events_written();
-    trailer.end_time_ns = monotonic_ns() - r.start_ns;
-    trailer.exit_reason = signal_exit_reason(signal_number);
-    r.writer.finish(trailer);
-    r.state = State::Finished;
-  }
-  pthread_mutex_unlock(&r.lock);
+  // The interrupted thread may hold the lock: then no trailer.
+  finish_without_blocking(recorder(), signal_exit_reason(signal_number));
 }
 
 void prepare_fork() { pthread_mutex_lock(&recorder().lock); }

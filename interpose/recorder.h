@@ -16,7 +16,13 @@ void record_release(Api api, uint64_t address, uint64_t stream = 0);
 void record_mapping(uint64_t address, uint64_t size, uint64_t handle);
 void record_unmapping(uint64_t address, uint64_t size);
 // Called for every out-of-memory result: gathers the device's state first.
-void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream = 0);
+// `pool`: the pool a stream-ordered call named (cuMemAllocFromPoolAsync);
+// 0 for the device's current pool.
+void record_failure(Api api, int device, uint64_t requested, int result, uint64_t stream = 0,
+                    uint64_t pool = 0);
+// The public pool API (pool_api.cpp): a block handed out of, or given back
+// to, memory the process holds. The model finds its device.
+void record_pool_block(Api api, uint64_t address, uint64_t size);
 
 // From the framework bridges (cxa_throw_hook.cpp, bridge_api.cpp).
 void record_framework_error(const std::string& framework, const std::string& message);

@@ -105,7 +105,7 @@ OOMTRACE_MALLOC_ASYNC(cudaMallocAsync_ptsz)
     OOMTRACE_BEGIN_HOOK(name, kRuntimeMissing)                                            \
     cudaError_t result = real(ptr, size, pool, stream);                                   \
     after_allocation(scope, Api::name, result, address_of(ptr), size, size,               \
-                     stream_id(stream));                                                  \
+                     stream_id(stream), reinterpret_cast<uint64_t>(pool));                \
     return result;                                                                        \
   }
 OOMTRACE_MALLOC_FROM_POOL_ASYNC(cudaMallocFromPoolAsync)

@@ -126,6 +126,10 @@ void arm_signal_report(const std::string& cli_path, const std::string& trace_pat
 
 void disarm_signal_report() { g_armed.store(false); }
 
+void write_report_out_of_process() {
+  if (g_armed.exchange(false)) write_report_in_child_process();
+}
+
 const char* signal_exit_reason(int signal_number) {
   switch (signal_number) {
     case SIGTERM: return "signal SIGTERM";

@@ -14,6 +14,10 @@ namespace oomtrace::interpose {
 
 void arm_signal_report(const std::string& cli_path, const std::string& trace_path);
 void disarm_signal_report();
+// What the handler does after the trailer: `oomtrace report --write TRACE`
+// in a child process, waited for. For an exit that may not allocate or wait
+// for a lock (exit() from a signal handler that interrupted a hook).
+void write_report_out_of_process();
 // "signal SIGTERM", for the trailer; a static string.
 const char* signal_exit_reason(int signal_number);
 

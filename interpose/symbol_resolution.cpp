@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include "interpose/instance_guard.h"
+
 namespace oomtrace::interpose {
 namespace {
 
@@ -33,15 +35,17 @@ int scan_object(struct dl_phdr_info* info, size_t, void* data) {
   if (!handle) return 0;
   void* candidate = real_dlsym()(handle, state->symbol);
   dlclose(handle);
-  if (candidate && !is_inside_this_library(candidate)) {
+  if (candidate && !is_inside_an_instance(candidate)) {
     state->found = candidate;
     return 1;
   }
   return 0;
 }
 
+// Never a wrapper: neither ours nor another copy's of liboomtrace.so
+// (instance_guard.h), which may come next in the search order.
 void* accept(void* candidate) {
-  return candidate && !is_inside_this_library(candidate) ? candidate : nullptr;
+  return candidate && !is_inside_an_instance(candidate) ? candidate : nullptr;
 }
 
 }  // namespace

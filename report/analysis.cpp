@@ -1,12 +1,16 @@
 #include "report/analysis.h"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <set>
 
 #include "report/allocator_settings.h"
+#include "report/leak_detection.h"
 #include "report/replay.h"
 #include "report/stack_text.h"
+#include "report/suggestions.h"
+#include "report/torch_attachments.h"
 #include "report/verdict.h"
 
 namespace oomtrace::report {
@@ -77,7 +81,9 @@ std::vector<DeviceSummary> summarize_devices(const trace::Trace& trace, const Pr
 
 Totals summarize_totals(const ProcessMemory& memory) {
   const oomtrace::Totals& totals = memory.totals();
-  return Totals{totals.allocations, totals.frees, totals.failed_allocations, totals.unmatched_frees};
+  Totals summary{totals.allocations, totals.frees, totals.failed_allocations, totals.unmatched_frees};
+  summary.unmatched_pool_calls = totals.unmatched_pool_calls;
+  return summary;
 }
 
 std::vector<OtherProcess> other_processes(const trace::FailureContext& context,
@@ -90,10 +96,43 @@ std::vector<OtherProcess> other_processes(const trace::FailureContext& context,
   return others;
 }
 
-// total - free - reserved, at least 0, without wrapping on odd figures.
-uint64_t memory_outside(uint64_t total, uint64_t free, uint64_t reserved) {
-  uint64_t used = total > free ? total - free : 0;
-  return used > reserved ? used - reserved : 0;
+// A stream-ordered failure read its pool's counters (trace format 1.1).
+bool pool_figures_known(const trace::FailureContext& context) {
+  return context.pool_known && api_is_stream_ordered(context.event.api) &&
+         context.pool_reserved_bytes >= context.pool_used_bytes;
+}
+
+// What the process held once the pool's cache is counted: the model sees
+// each live block of every pool, not the memory a pool keeps for reuse.
+// Live blocks beyond the pool's used bytes came from other pools.
+uint64_t held_with_pool(uint64_t reserved, const FailureSnapshot& snapshot,
+                        const trace::FailureContext& context) {
+  uint64_t in_blocks = std::min(reserved, snapshot.stream_ordered_bytes);
+  uint64_t other_pools = in_blocks - std::min(in_blocks, context.pool_used_bytes);
+  return reserved - in_blocks + other_pools + context.pool_reserved_bytes;
+}
+
+// How much of what the process held was in use: from the blocks its own
+// allocator reported (the pool API) and, at a stream-ordered failure, from
+// the pool's counters. Null when neither is known. A pool does not say how
+// its cache is split, so then the largest free block stays unknown.
+void fill_use_inside_segments(FailureReport& failure, const trace::FailureContext& context,
+                              const FailureSnapshot& snapshot) {
+  const BlockFigures& blocks = snapshot.blocks;
+  bool blocks_known = blocks.sub_allocated_segments > 0;
+  bool pool_known = pool_figures_known(context);
+  if (!blocks_known && !pool_known) return;
+  uint64_t pool_cache = pool_known ? context.pool_reserved_bytes - context.pool_used_bytes : 0;
+  if (pool_known) {
+    failure.process_reserved_bytes = held_with_pool(failure.process_reserved_bytes, snapshot, context);
+  }
+  uint64_t cached = std::min(blocks.cached_free_bytes + pool_cache, failure.process_reserved_bytes);
+  failure.process_allocated_bytes = failure.process_reserved_bytes - cached;
+  if (pool_cache > 0) return;
+  uint64_t largest = std::min(blocks.largest_free_block_bytes, cached);
+  failure.largest_free_block_bytes = largest;
+  failure.fragmentation =
+      cached > 0 ? 1.0 - static_cast<double>(largest) / static_cast<double>(cached) : 0.0;
 }
 
 FailureReport summarize_failure(const trace::Trace& trace, const trace::RecordedFailure& recorded,
@@ -116,6 +155,7 @@ FailureReport summarize_failure(const trace::Trace& trace, const trace::Recorded
   failure.process_segments = context.process_segments > 0 ? context.process_segments : snapshot.segments;
   failure.recovered = snapshot.recovered;
   failure.released_after_bytes = snapshot.released_after_bytes;
+  fill_use_inside_segments(failure, context, snapshot);  // before other_bytes: it may add the pool's cache
 
   if (context.device_info_known && context.device_total_bytes > 0) {
     failure.device_total_bytes = context.device_total_bytes;
@@ -173,11 +213,29 @@ std::vector<std::string> collect_notes(const trace::Trace& trace, const Report& 
     notes.push_back(std::to_string(report.totals.unmatched_frees) +
                     " frees released memory allocated before tracing began; they were not counted.");
   }
-  if (!report.failures.empty()) {
+  if (report.totals.unmatched_pool_calls > 0) {
+    notes.push_back(std::to_string(report.totals.unmatched_pool_calls) +
+                    " pool API calls (oomtrace_pool_alloc/oomtrace_pool_free) named memory no segment held, "
+                    "or a block never reported; they were not counted.");
+  }
+  bool any_allocated_unknown = false;
+  for (const FailureReport& failure : report.failures) any_allocated_unknown |= !failure.process_allocated_bytes;
+  if (any_allocated_unknown) {
     notes.push_back("process_allocated_bytes is null: at the driver level the framework's "
                     "sub-allocations inside its segments are not visible.");
   }
   return notes;
+}
+
+// A snapshot's allocator_settings hold JSON values; strings lose their quotes.
+std::vector<SettingEntry> as_setting_entries(const std::vector<TorchSetting>& settings) {
+  std::vector<SettingEntry> entries;
+  for (const TorchSetting& setting : settings) {
+    std::string value = setting.json_value;
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    entries.push_back({setting.key, value});
+  }
+  return entries;
 }
 
 }  // namespace
@@ -193,13 +251,20 @@ Report analyze(const trace::Trace& trace) {
 
   AllocatorSettings allocator_settings = read_allocator_settings(report.settings);
   for (size_t i = 0; i < trace.failures.size(); ++i) {
-    FailureReport failure = summarize_failure(trace, trace.failures[i], replayed.failures[i], report.process);
-    judge(failure, allocator_settings);
-    report.failures.push_back(std::move(failure));
+    report.failures.push_back(summarize_failure(trace, trace.failures[i], replayed.failures[i], report.process));
   }
+  // Before judging: a PyTorch snapshot fills the figures the verdict reads.
+  std::vector<std::string> snapshot_notes = apply_torch_snapshots(trace, report);
+  for (const PytorchSnapshotReport& snapshot : report.pytorch) {
+    apply_snapshot_allocator_settings(allocator_settings, as_setting_entries(snapshot.analysis.allocator_settings));
+  }
+  for (FailureReport& failure : report.failures) judge(failure, allocator_settings);
   report.live_at_end = summarize_live(trace, replayed.memory);
+  report.leak_suspected = detect_leak(trace);
+  if (report.leak_suspected.suspected) add_leak_suggestion(report.leak_suspected, report.failures);
   report.trace = summarize_trace(trace);
   report.notes = collect_notes(trace, report);
+  report.notes.insert(report.notes.end(), snapshot_notes.begin(), snapshot_notes.end());
   return report;
 }
 

@@ -1,5 +1,7 @@
 #include "report/json_report.h"
 
+#include "report/pytorch_json.h"
+
 namespace oomtrace::report {
 namespace {
 
@@ -51,7 +53,28 @@ json other_processes_json(const std::vector<OtherProcess>& processes) {
   return list;
 }
 
-json failure_json(const FailureReport& failure) {
+json cap_json(const std::optional<MemoryCap>& cap) {
+  if (!cap) return nullptr;
+  return {{"kind", cap_kind_name(cap->kind)}, {"bytes", cap->bytes}, {"stated_by_failure", cap->stated_by_failure}};
+}
+
+json leak_json(const LeakSignal& leak) {
+  json sites = json::array();
+  for (const LeakSite& site : leak.sites) {
+    sites.push_back({{"frame", site.frame.empty() ? json(nullptr) : json(site.frame)},
+                     {"stack", site.stack},
+                     {"growth_bytes", site.growth_bytes},
+                     {"count", site.count}});
+  }
+  return {{"suspected", leak.suspected},
+          {"growth_bytes", leak.growth_bytes},
+          {"explanation", leak.explanation},
+          {"sites", std::move(sites)}};
+}
+
+}  // namespace
+
+json failure_to_json(const FailureReport& failure) {
   return {{"api", std::string(api_name(failure.api))},
           {"device", failure.device},
           {"device_name", or_null(failure.device_name)},
@@ -68,6 +91,9 @@ json failure_json(const FailureReport& failure) {
           {"fragmentation", or_null(failure.fragmentation)},
           {"recovered", failure.recovered},
           {"released_after_bytes", failure.released_after_bytes},
+          {"source", failure.from_message ? "message" : "trace"},
+          {"framework", or_null(failure.framework)},
+          {"cap", cap_json(failure.cap)},
           {"verdict", failure.verdict ? json(verdict_name(*failure.verdict)) : json(nullptr)},
           {"explanation", failure.explanation},
           {"suggestions", suggestions_json(failure.suggestions)},
@@ -75,6 +101,8 @@ json failure_json(const FailureReport& failure) {
           {"time_ns", failure.time_ns},
           {"thread", failure.thread}};
 }
+
+namespace {
 
 json live_json(const std::vector<LiveOnDevice>& live) {
   json list = json::array();
@@ -117,7 +145,7 @@ json settings_json(const std::vector<SettingEntry>& settings) {
 
 json to_json(const Report& report) {
   json failures = json::array();
-  for (const FailureReport& failure : report.failures) failures.push_back(failure_json(failure));
+  for (const FailureReport& failure : report.failures) failures.push_back(failure_to_json(failure));
   return {{"schema", kReportSchema},
           {"process", process_json(report.process)},
           {"devices", devices_json(report.devices)},
@@ -126,9 +154,12 @@ json to_json(const Report& report) {
                            {"live_bytes", report.host_pinned.live_bytes}}},
           {"failures", std::move(failures)},
           {"live_at_end", live_json(report.live_at_end)},
+          {"leak_suspected", leak_json(report.leak_suspected)},
           {"trace", trace_json(report.trace)},
           {"settings", settings_json(report.settings)},
-          {"notes", report.notes}};
+          {"notes", report.notes},
+          {"input", report_input_name(report.input)},
+          {"pytorch", pytorch_json(report.pytorch)}};
 }
 
 std::string render_json(const Report& report) {

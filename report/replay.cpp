@@ -47,6 +47,8 @@ class Replayer {
       const DeviceFigures& figures = result_.memory.device(device);
       result_.failures[index].reserved_bytes = figures.reserved_bytes;
       result_.failures[index].segments = figures.segment_count;
+      result_.failures[index].stream_ordered_bytes = figures.stream_ordered_bytes;
+      result_.failures[index].blocks = result_.memory.block_figures(device);
       awaiting_retry_[device].push_back(index);
       ++next_failure_;
     }

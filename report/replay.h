@@ -15,6 +15,8 @@ struct FailureSnapshot {
   uint32_t segments = 0;
   bool recovered = false;       // a later allocation on the device succeeded
   uint64_t released_after_bytes = 0;  // freed between failure and recovery
+  uint64_t stream_ordered_bytes = 0;  // part of reserved_bytes: live async blocks
+  BlockFigures blocks;                // inside the segments (pool API blocks)
 };
 
 struct Replay {

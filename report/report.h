@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "allocator/api.h"
+#include "report/snapshot_analysis.h"
 
 namespace oomtrace::report {
 
@@ -31,6 +32,9 @@ struct Totals {
   uint64_t frees = 0;
   uint64_t failed_allocations = 0;
   uint64_t unmatched_frees = 0;
+  // Pool API calls (include/oomtrace/oomtrace.h) on memory no segment held,
+  // or freeing blocks never reported.
+  uint64_t unmatched_pool_calls = 0;
 };
 
 struct HostPinned {
@@ -53,6 +57,25 @@ enum class Verdict {
   Fragmentation,
   OtherProcesses,
   Exhausted,
+  Limit,  // a configured cap, not the device, refused the request
+};
+
+// What can cap a process below the device's capacity.
+enum class CapKind {
+  PyTorchMemoryFraction,  // torch.cuda.set_per_process_memory_fraction ("N allowed")
+  CuPyPoolLimit,          // CUPY_GPU_MEMORY_LIMIT or MemoryPool.set_limit
+  XlaMemoryFraction,      // XLA_PYTHON_CLIENT_MEM_FRACTION
+  TensorFlowHostLimit,    // TF_GPU_HOST_MEM_LIMIT_IN_MB (pinned host memory)
+  PlatformBlockLimit,     // the largest single allocation a platform allows
+};
+
+struct MemoryCap {
+  CapKind kind = CapKind::PyTorchMemoryFraction;
+  uint64_t bytes = 0;
+  // The failing allocator printed the cap itself, so it checked it before
+  // asking the device; a cap known only from the settings did not
+  // necessarily take part in a failure that a CUDA call reported.
+  bool stated_by_failure = false;
 };
 
 struct FailureReport {
@@ -76,6 +99,14 @@ struct FailureReport {
   // Bytes the process gave back between the failure and its next successful
   // allocation on the device: a caching allocator emptying its cache.
   uint64_t released_after_bytes = 0;
+
+  // "pytorch", "tensorflow", "jax", "cupy", ... when known (explain knows
+  // it from the message; a trace rarely says).
+  std::optional<std::string> framework;
+  std::optional<MemoryCap> cap;
+  // The figures were read from a framework's error message (oomtrace
+  // explain), not measured by the library: no stack, no recovery known.
+  bool from_message = false;
 
   std::optional<Verdict> verdict;
   std::string explanation;
@@ -118,6 +149,35 @@ struct SettingEntry {
   std::string value;
 };
 
+// A site whose live device memory grew over the run.
+struct LeakSite {
+  std::string frame;               // the first frame outside the CUDA libraries
+  std::vector<std::string> stack;  // innermost first
+  uint64_t growth_bytes = 0;
+  uint64_t count = 0;              // live allocations it gained
+};
+
+// Live device memory that kept growing: a report-level signal, not a verdict.
+struct LeakSignal {
+  bool suspected = false;
+  uint64_t growth_bytes = 0;
+  std::string explanation;
+  std::vector<LeakSite> sites;  // largest growth first
+};
+
+// A PyTorch memory snapshot read for this report: the file given to
+// `oomtrace report` itself, or one the trace lists as an attachment (the
+// Python bridge saves one at each out-of-memory).
+struct PytorchSnapshotReport {
+  std::string path;
+  std::optional<uint64_t> time_ns;  // when the trace recorded it; null for a snapshot read on its own
+  std::vector<size_t> failures;     // indices into Report::failures whose figures came from it
+  TorchSnapshotAnalysis analysis;
+};
+
+// What `oomtrace report` was given: a trace, or a PyTorch snapshot alone.
+enum class ReportInput { Trace, TorchSnapshot };
+
 struct Report {
   ProcessSummary process;
   std::vector<DeviceSummary> devices;
@@ -125,11 +185,15 @@ struct Report {
   HostPinned host_pinned;
   std::vector<FailureReport> failures;  // in call order
   std::vector<LiveOnDevice> live_at_end;
+  LeakSignal leak_suspected;
   TraceSummary trace;
   std::vector<SettingEntry> settings;
   std::vector<std::string> notes;
+  ReportInput input = ReportInput::Trace;
+  std::vector<PytorchSnapshotReport> pytorch;
 };
 
 std::string verdict_name(Verdict verdict);
+std::string cap_kind_name(CapKind kind);
 
 }  // namespace oomtrace::report

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "report/format_bytes.h"
+#include "report/pytorch_text.h"
 #include "report/text_wrap.h"
 
 namespace oomtrace::report {
@@ -180,6 +181,16 @@ std::string live_at_last_event(const Report& report) {
   return text.empty() ? "No device memory was live at the last event.\n" : text;
 }
 
+// One line: the JSON report has the sites and their stacks.
+std::string leak_line(const LeakSignal& leak) {
+  std::string line = "Leak suspected: live device memory grew by " + format_bytes(leak.growth_bytes) +
+                     " over the run and never came back down";
+  if (!leak.sites.empty() && !leak.sites.front().frame.empty()) {
+    line += " (most at " + leak.sites.front().frame + ", +" + format_bytes(leak.sites.front().growth_bytes) + ")";
+  }
+  return wrap(line + ".", "");
+}
+
 }  // namespace
 
 std::string full_report_command(const std::string& trace_path) {
@@ -187,6 +198,7 @@ std::string full_report_command(const std::string& trace_path) {
 }
 
 std::string render_text(const Report& report) {
+  if (report.input == ReportInput::TorchSnapshot) return render_torch_snapshot_text(report);
   std::string text;
   if (!report.failures.empty()) {
     text = failures_section(report);
@@ -198,6 +210,8 @@ std::string render_text(const Report& report) {
   } else {
     text = summary_paragraph(report);
   }
+  if (report.leak_suspected.suspected) text += "\n" + leak_line(report.leak_suspected);
+  if (!report.pytorch.empty()) text += "\n" + pytorch_text(report);
   return text + "\n" + full_report_command(report.trace.path) + "\n";
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks, builds oomtrace and runs every
 # test (unit tests, the simulated CUDA device's self-test, the end-to-end
-# scenarios under liboomtrace.so). No GPU needed.
+# scenarios and fault tests under liboomtrace.so). No GPU needed.
 #
-#   scripts/test.sh              build in ./build and run the suite
-#   BUILD_DIR=/tmp/b scripts/test.sh
+#   scripts/test.sh                      build in ./build and run the suite
+#   scripts/test.sh --sanitize           then again under ASan+UBSan (./build-asan)
+#                                        and under TSan (./build-tsan)
+#   scripts/test.sh --sanitize=address   (or =thread) one sanitizer only
+#   BUILD_DIR=/tmp/b scripts/test.sh     sanitized builds go to /tmp/b-asan, /tmp/b-tsan
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,11 +15,37 @@ build_dir=${BUILD_DIR:-$root/build}
 # shellcheck source=scripts/common.sh
 source "$root/scripts/common.sh"
 
+sanitizers=()
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitizers=(address thread) ;;
+    --sanitize=address|--sanitize=thread) sanitizers=("${arg#--sanitize=}") ;;
+    *) echo "usage: scripts/test.sh [--sanitize[=address|thread]]" >&2; exit 2 ;;
+  esac
+done
+
 install_missing_packages
 find_cuda_headers
 
 jobs=$(nproc 2>/dev/null || echo 2)
+started=$SECONDS
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DOOMTRACE_CUDA_HOME="$cuda_home" >/dev/null
 cmake --build "$build_dir" -j "$jobs"
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+echo "oomtrace: build and tests took $((SECONDS - started))s" >&2
+
+# Sanitized runs: the same suite, built at -O1 (what the sanitizers'
+# documentation advises) with line tables only, without the benchmarks.
+for sanitizer in "${sanitizers[@]}"; do
+  case "$sanitizer" in address) suffix=asan ;; thread) suffix=tsan ;; esac
+  sanitized_dir="$build_dir-$suffix"
+  started=$SECONDS
+  cmake -S "$root" -B "$sanitized_dir" -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+    -DOOMTRACE_SANITIZE="$sanitizer" -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON \
+    -DOOMTRACE_CUDA_HOME="$cuda_home" >/dev/null
+  cmake --build "$sanitized_dir" -j "$jobs"
+  ctest --test-dir "$sanitized_dir" --output-on-failure -j "$jobs"
+  echo "oomtrace: $sanitizer sanitizer build and tests took $((SECONDS - started))s" >&2
+done

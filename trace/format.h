@@ -22,7 +22,8 @@ namespace oomtrace::trace {
 inline constexpr char kMagic[8] = {'O', 'O', 'M', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kFormatMajor = 1;
 // 1.1: FrameworkError and Attachment records; pool figures in Failure.
-inline constexpr uint16_t kFormatMinor = 1;
+// 1.2: events of the public pool API (oomtrace_pool_alloc/free).
+inline constexpr uint16_t kFormatMinor = 2;
 inline constexpr size_t kHeaderSize = 16;
 // No record this writer produces comes near this; a reader treats a larger
 // length as corruption instead of allocating whatever the file claims.

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace oomtrace::trace {
@@ -30,6 +31,15 @@ uint8_t* put_varint(uint8_t* out, uint64_t value) {
   return out;
 }
 
+// Growing a file past the process's file size limit (ulimit -f) raises
+// SIGXFSZ, which kills the host program. Such a grow is refused here, before
+// the kernel sees it, as a full disk would refuse it.
+bool beyond_file_size_limit(uint64_t end) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return false;
+  return end > static_cast<uint64_t>(limit.rlim_cur);
+}
+
 }  // namespace
 
 bool MappedFileSink::create(const std::string& path) {
@@ -53,6 +63,10 @@ bool MappedFileSink::map_window_at(uint64_t offset) {
   uint64_t start = offset & ~(kPageBytes - 1);
   uint64_t end = start + kWindowBytes;
   if (end > allocated_) {
+    if (beyond_file_size_limit(end)) {
+      errno = EFBIG;
+      return false;
+    }
     // posix_fallocate returns the error instead of setting errno.
     int error = ::posix_fallocate(fd_, static_cast<off_t>(allocated_),
                                   static_cast<off_t>(end - allocated_));

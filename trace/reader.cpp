@@ -22,8 +22,12 @@ uint64_t bounded_count(Decoder& in, size_t payload_size) {
 
 bool valid_event(const Event& event) {
   return event.type >= EventType::Alloc && event.type <= EventType::AllocFailed &&
-         event.api > Api::Unknown && event.api < Api::Count;
+         event.api > Api::Unknown;
 }
+
+// An API this build does not know was added by a newer minor version: the
+// event is skipped (and counted in a note), the rest of the trace still read.
+bool known_api(const Event& event) { return event.api < Api::Count; }
 
 class RecordParser {
  public:
@@ -40,6 +44,10 @@ class RecordParser {
       case RecordType::Event: {
         Event event = decode_event(in);
         if (in.ok() && !valid_event(event)) return "an event of unknown type or API";
+        if (!known_api(event)) {
+          ++skipped_events_;
+          break;
+        }
         trace_.events.push_back(event);
         break;
       }
@@ -133,7 +141,8 @@ class RecordParser {
     RecordedFailure failure;
     FailureContext& context = failure.context;
     context.event = decode_event(in);
-    if (in.ok() && (!valid_event(context.event) || context.event.type != EventType::AllocFailed)) {
+    if (in.ok() && (!valid_event(context.event) || !known_api(context.event) ||
+                    context.event.type != EventType::AllocFailed)) {
       return "a failure record that is not a failed allocation";
     }
     context.device_info_known = in.u64() != 0;
@@ -162,6 +171,10 @@ class RecordParser {
   }
 
   Trace& trace_;
+  uint64_t skipped_events_ = 0;
+
+ public:
+  uint64_t skipped_events() const { return skipped_events_; }
 };
 
 // The varint after a record's type byte; returns how many bytes it took, 0
@@ -224,6 +237,10 @@ ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name
     if (type == RecordType::Trailer) break;
   }
   trace.data_bytes = pos;
+  if (parser.skipped_events() > 0) {
+    trace.notes.push_back(std::to_string(parser.skipped_events()) +
+                          " events of APIs unknown to this oomtrace were skipped (a newer version wrote them)");
+  }
   result.trace = std::move(trace);
   return result;
 }

@@ -89,6 +89,9 @@ MachineConfig read_machine_config_from_environment() {
   }
 
   config.other_pid = static_cast<unsigned>(unsigned_from_environment("FAKE_CUDA_OTHER_PID", kDefaultOtherPid));
+  const std::uint64_t chunk_mib = unsigned_from_environment("FAKE_CUDA_POOL_CHUNK_MIB", kGranularity / kMiB);
+  config.pool_chunk_bytes = round_up(static_cast<std::size_t>(chunk_mib) * kMiB, kGranularity);
+  if (config.pool_chunk_bytes == 0) config.pool_chunk_bytes = kGranularity;
   if (const char* name = std::getenv("FAKE_CUDA_NAME"); name != nullptr && *name != '\0') config.name = name;
   return config;
 }

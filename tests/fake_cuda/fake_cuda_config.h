@@ -36,10 +36,15 @@ struct MachineConfig {
   std::vector<DeviceConfig> devices;  // FAKE_CUDA_DEVICES entries
   unsigned other_pid = kDefaultOtherPid;
   std::string name = "Fake GPU";
+  // FAKE_CUDA_POOL_CHUNK_MIB: the least a stream-ordered pool reserves when
+  // it grows (a multiple of kGranularity). One granule by default: a pool
+  // then grows by exactly what the request needs.
+  std::size_t pool_chunk_bytes = kGranularity;
 };
 
 // Reads FAKE_CUDA_DEVICES, FAKE_CUDA_TOTAL_MIB, FAKE_CUDA_OTHER_MIB,
-// FAKE_CUDA_CONTEXT_MIB, FAKE_CUDA_OTHER_PID and FAKE_CUDA_NAME.
+// FAKE_CUDA_CONTEXT_MIB, FAKE_CUDA_OTHER_PID, FAKE_CUDA_NAME and
+// FAKE_CUDA_POOL_CHUNK_MIB.
 // The three *_MIB variables accept either one number (applied to every
 // device) or a comma-separated list with one number per device (devices
 // beyond the end of the list get the default). Malformed values are reported

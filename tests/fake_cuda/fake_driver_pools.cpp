@@ -2,12 +2,17 @@
 // pools.
 //
 // Each device has a default pool (also its current pool; cuDeviceSetMemPool is
-// not simulated). Pools reserve device memory in 2 MiB-granular blocks, cache
-// freed blocks up to the release threshold, and trim their own cache before
-// reporting out-of-memory. Streams complete immediately, so a freed block is
-// reusable at once and above-threshold memory is released at the free (the
-// real driver does it at the next synchronization). Pool IPC, access
-// descriptors and host/managed pools are not simulated.
+// not simulated). Pools reserve device memory in chunks (at least
+// FAKE_CUDA_POOL_CHUNK_MIB, 2 MiB by default) and carve 2 MiB-granular blocks
+// out of them, best fit; freed blocks merge with free neighbours in their
+// chunk. As in the real driver, only whole unused chunks go back to the
+// device (above the release threshold, or when the pool trims its own cache
+// before reporting out-of-memory), so a hole inside a chunk still in use
+// stays reserved: that is how a pool fragments. Streams complete
+// immediately, so a freed block is reusable at once and above-threshold
+// memory is released at the free (the real driver does it at the next
+// synchronization). Pool IPC, access descriptors and host/managed pools are
+// not simulated.
 #include <algorithm>
 
 #include "fake_driver_context.h"

@@ -2,10 +2,12 @@
 // (see fake_driver_state.h).
 #include "fake_driver_state.h"
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <utility>
 
 namespace fake_cuda {
@@ -146,29 +148,75 @@ MemoryPool* DriverState::find_pool(std::uint64_t handle) {
   return &found->second;
 }
 
-bool DriverState::take_cached_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out,
-                                         std::size_t* block_size) {
-  // Best fit, lowest address on ties: deterministic and wastes least.
-  auto best = pool.cached_blocks.end();
-  for (auto block = pool.cached_blocks.begin(); block != pool.cached_blocks.end(); ++block) {
-    if (block->second >= bytes && (best == pool.cached_blocks.end() || block->second < best->second)) best = block;
+namespace {
+
+// Gives [start, start + size) back to the chunk, merged with the free ranges
+// it touches.
+void add_free_range(PoolChunk& chunk, CUdeviceptr start, std::size_t size) {
+  auto next = chunk.free_ranges.lower_bound(start);
+  if (next != chunk.free_ranges.end() && start + size == next->first) {
+    size += next->second;
+    next = chunk.free_ranges.erase(next);
   }
-  if (best == pool.cached_blocks.end()) return false;
-  *out = best->first;
-  *block_size = best->second;
-  pool.cached_blocks.erase(best);
+  if (next != chunk.free_ranges.begin()) {
+    const auto previous = std::prev(next);
+    if (previous->first + previous->second == start) {
+      previous->second += size;
+      return;
+    }
+  }
+  chunk.free_ranges.emplace_hint(next, start, size);
+}
+
+}  // namespace
+
+bool DriverState::carve_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out, CUdeviceptr* chunk_out) {
+  // Best fit, lowest address on ties (chunks and their ranges are walked in
+  // address order): deterministic and wastes least.
+  PoolChunk* best_chunk = nullptr;
+  CUdeviceptr best_chunk_start = 0;
+  CUdeviceptr best_start = 0;
+  std::size_t best_size = 0;
+  for (auto& [chunk_start, chunk] : pool.chunks) {
+    for (const auto& [start, size] : chunk.free_ranges) {
+      if (size < bytes || (best_chunk != nullptr && size >= best_size)) continue;
+      best_chunk = &chunk;
+      best_chunk_start = chunk_start;
+      best_start = start;
+      best_size = size;
+    }
+  }
+  if (best_chunk == nullptr) return false;
+  best_chunk->free_ranges.erase(best_start);
+  if (best_size > bytes) best_chunk->free_ranges.emplace(best_start + bytes, best_size - bytes);
+  ++best_chunk->live_blocks;
+  *out = best_start;
+  *chunk_out = best_chunk_start;
   return true;
 }
 
-CUresult DriverState::reserve_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out) {
+bool DriverState::reserve_pool_chunk(MemoryPool& pool, std::size_t bytes) {
   const bool within_max_size = pool.max_size == 0 || pool.reserved + bytes <= pool.max_size;
-  if (within_max_size && reserve_device_block(pool.device, bytes, out)) return CUDA_SUCCESS;
-  // Like the real allocator, give back this pool's own unused cache before
-  // reporting out-of-memory (other pools' caches are not touched).
+  CUdeviceptr address = 0;
+  if (!within_max_size || !reserve_device_block(pool.device, bytes, &address)) return false;
+  PoolChunk& chunk = pool.chunks[address];
+  chunk.size = bytes;
+  chunk.free_ranges.emplace(address, bytes);
+  pool.reserved += bytes;
+  pool.reserved_high = std::max(pool.reserved_high, pool.reserved);
+  return true;
+}
+
+// A chunk of at least the configured size, else exactly what the request
+// needs. Like the real allocator, the pool gives back its own unused chunks
+// before reporting out-of-memory (other pools' caches are not touched);
+// chunks with a live block stay, whatever free space they have.
+CUresult DriverState::grow_pool(MemoryPool& pool, std::size_t bytes) {
+  const std::size_t preferred = std::max(bytes, machine_.pool_chunk_bytes);
+  const auto reserve = [&] { return reserve_pool_chunk(pool, preferred) || reserve_pool_chunk(pool, bytes); };
+  if (reserve()) return CUDA_SUCCESS;
   trim_pool(pool, 0);
-  const bool fits_now = pool.max_size == 0 || pool.reserved + bytes <= pool.max_size;
-  if (fits_now && reserve_device_block(pool.device, bytes, out)) return CUDA_SUCCESS;
-  return CUDA_ERROR_OUT_OF_MEMORY;
+  return reserve() ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 CUresult DriverState::allocate_from_pool(std::uint64_t handle, std::size_t bytes, CUdeviceptr* out) {
@@ -176,27 +224,27 @@ CUresult DriverState::allocate_from_pool(std::uint64_t handle, std::size_t bytes
   if (pool == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const std::size_t used_bytes = round_up(bytes, kGranularity);
   CUdeviceptr address = 0;
-  std::size_t block_size = used_bytes;
-  if (!take_cached_pool_block(*pool, used_bytes, &address, &block_size)) {
-    const CUresult reserved = reserve_pool_block(*pool, used_bytes, &address);
-    if (reserved != CUDA_SUCCESS) return reserved;
-    pool->reserved += block_size;
-    pool->reserved_high = std::max(pool->reserved_high, pool->reserved);
+  CUdeviceptr chunk = 0;
+  if (!carve_pool_block(*pool, used_bytes, &address, &chunk)) {
+    const CUresult grown = grow_pool(*pool, used_bytes);
+    if (grown != CUDA_SUCCESS) return grown;
+    carve_pool_block(*pool, used_bytes, &address, &chunk);  // only the new chunk has room
   }
   pool->used += used_bytes;
   pool->used_high = std::max(pool->used_high, pool->used);
   ++pool->live_blocks;
-  device_allocations_[address] =
-      DeviceAllocation{pool->device, block_size, AllocationKind::kPoolBlock, handle, used_bytes};
+  device_allocations_[address] = DeviceAllocation{pool->device, used_bytes, AllocationKind::kPoolBlock, handle, chunk};
   *out = address;
   return CUDA_SUCCESS;
 }
 
 void DriverState::return_pool_block(CUdeviceptr ptr, const DeviceAllocation& block) {
   MemoryPool& pool = pools_.at(block.pool);
-  pool.used -= block.pool_used_bytes;
+  PoolChunk& chunk = pool.chunks.at(block.chunk);
+  add_free_range(chunk, ptr, block.capacity_bytes);
+  --chunk.live_blocks;
+  pool.used -= block.capacity_bytes;
   --pool.live_blocks;
-  pool.cached_blocks[ptr] = block.capacity_bytes;
   if (pool.destroyed) {
     trim_pool(pool, 0);
     if (pool.live_blocks == 0) pools_.erase(block.pool);
@@ -207,17 +255,20 @@ void DriverState::return_pool_block(CUdeviceptr ptr, const DeviceAllocation& blo
   trim_pool(pool, static_cast<std::size_t>(std::min<cuuint64_t>(pool.release_threshold, SIZE_MAX)));
 }
 
-void DriverState::release_cached_pool_block(MemoryPool& pool,
-                                            std::map<CUdeviceptr, std::size_t>::iterator block) {
-  release_device_block(pool.device, block->first, block->second);
-  pool.reserved -= block->second;
-  pool.cached_blocks.erase(block);
+void DriverState::release_pool_chunk(MemoryPool& pool, std::map<CUdeviceptr, PoolChunk>::iterator chunk) {
+  release_device_block(pool.device, chunk->first, chunk->second.size);
+  pool.reserved -= chunk->second.size;
+  pool.chunks.erase(chunk);
 }
 
 void DriverState::trim_pool(MemoryPool& pool, std::size_t bytes_to_keep) {
-  // Lowest addresses go first, so the outcome does not depend on free order.
-  while (pool.reserved > bytes_to_keep && !pool.cached_blocks.empty()) {
-    release_cached_pool_block(pool, pool.cached_blocks.begin());
+  // Only whole unused chunks can go; lowest addresses first, so the outcome
+  // does not depend on free order.
+  auto chunk = pool.chunks.begin();
+  while (chunk != pool.chunks.end() && pool.reserved > bytes_to_keep) {
+    const auto next = std::next(chunk);
+    if (chunk->second.live_blocks == 0) release_pool_chunk(pool, chunk);
+    chunk = next;
   }
 }
 
@@ -253,6 +304,15 @@ std::mutex g_state_mutex;
 // library's static destructors would have run.
 DriverState* g_state = nullptr;  // guarded by g_state_mutex
 std::atomic<std::uint64_t> g_generation{0};
+
+// fork() while another thread is inside the driver (tests/faults): the
+// state is locked around the fork, so the child never inherits the lock
+// held by a thread it does not have. (The real driver does not work in a
+// child at all once the parent used it; the simulated one keeps working.)
+void lock_before_fork() { g_state_mutex.lock(); }
+void unlock_after_fork() { g_state_mutex.unlock(); }
+[[maybe_unused]] const bool g_fork_handlers_installed =
+    pthread_atfork(&lock_before_fork, &unlock_after_fork, &unlock_after_fork) == 0;
 
 }  // namespace
 

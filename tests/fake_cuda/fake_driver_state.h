@@ -7,8 +7,9 @@
 // context stack is separate (fake_driver_context.h) because it is thread-local.
 //
 // Simulated: capacity accounting at 2 MiB granularity, other processes' usage,
-// context overhead, deterministic first-fit addresses, pool caching with a
-// release threshold. Not simulated: memory contents (device addresses are
+// context overhead, deterministic first-fit addresses, pools that reserve
+// chunks, carve blocks out of them and cache freed blocks up to a release
+// threshold. Not simulated: memory contents (device addresses are
 // never backed), stream ordering (every operation completes immediately),
 // peer access, IPC/shareable handles, per-pool access descriptors.
 #pragma once
@@ -66,10 +67,21 @@ enum class AllocationKind { kDevice, kLegacy32, kPoolBlock };
 
 struct DeviceAllocation {
   int device = 0;
-  std::size_t capacity_bytes = 0;  // held from the device (a 2 MiB multiple)
+  // Held from the device (a 2 MiB multiple); for a pool block, its share of
+  // its chunk, which is what holds the device's capacity.
+  std::size_t capacity_bytes = 0;
   AllocationKind kind = AllocationKind::kDevice;
-  std::uint64_t pool = 0;           // kPoolBlock: owning pool
-  std::size_t pool_used_bytes = 0;  // kPoolBlock: share of the pool's "used" counter
+  std::uint64_t pool = 0;   // kPoolBlock: owning pool
+  CUdeviceptr chunk = 0;    // kPoolBlock: the chunk it was carved from
+};
+
+// Device memory a pool reserved in one piece. Blocks are carved out of its
+// free ranges; the chunk goes back to the device only when no block of it
+// is live, so a freed block inside a chunk still in use stays reserved.
+struct PoolChunk {
+  std::size_t size = 0;
+  std::size_t live_blocks = 0;
+  std::map<CUdeviceptr, std::size_t> free_ranges;  // by start; neighbours merged
 };
 
 struct MemoryPool {
@@ -81,10 +93,10 @@ struct MemoryPool {
   int reuse_follow_event_dependencies = 1;
   int reuse_allow_opportunistic = 1;
   int reuse_allow_internal_dependencies = 1;
-  std::map<CUdeviceptr, std::size_t> cached_blocks;  // freed but still reserved
+  std::map<CUdeviceptr, PoolChunk> chunks;  // by start address
   std::size_t live_blocks = 0;
-  std::size_t reserved = 0;
-  std::size_t used = 0;
+  std::size_t reserved = 0;  // all chunks
+  std::size_t used = 0;      // live blocks
   std::size_t reserved_high = 0;
   std::size_t used_high = 0;
 };
@@ -156,10 +168,11 @@ class DriverState {
   // Claims capacity and a fresh 2 MiB-aligned fake address on `device`.
   bool reserve_device_block(int device, std::size_t capacity, CUdeviceptr* out);
   void release_device_block(int device, CUdeviceptr address, std::size_t capacity);
-  bool take_cached_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out, std::size_t* block_size);
-  CUresult reserve_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out);
+  bool carve_pool_block(MemoryPool& pool, std::size_t bytes, CUdeviceptr* out, CUdeviceptr* chunk);
+  bool reserve_pool_chunk(MemoryPool& pool, std::size_t bytes);
+  CUresult grow_pool(MemoryPool& pool, std::size_t bytes);
   void return_pool_block(CUdeviceptr ptr, const DeviceAllocation& block);
-  void release_cached_pool_block(MemoryPool& pool, std::map<CUdeviceptr, std::size_t>::iterator block);
+  void release_pool_chunk(MemoryPool& pool, std::map<CUdeviceptr, PoolChunk>::iterator chunk);
 
   MachineConfig machine_;
   std::vector<DeviceLedger> devices_;

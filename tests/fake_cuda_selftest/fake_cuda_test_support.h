@@ -31,6 +31,7 @@ inline constexpr CUdeviceptr kDeviceWindowSpan = 0x0100'0000'0000;
 inline constexpr const char* kFakeVariables[] = {
     "FAKE_CUDA_DEVICES",     "FAKE_CUDA_TOTAL_MIB",  "FAKE_CUDA_OTHER_MIB",
     "FAKE_CUDA_CONTEXT_MIB", "FAKE_CUDA_OTHER_PID", "FAKE_CUDA_NAME",
+    "FAKE_CUDA_POOL_CHUNK_MIB",
 };
 
 // Sets up the simulated machine for one test case: exactly the given

@@ -195,3 +195,54 @@ TEST_CASE("cuMemFreeAsync also frees plain allocations", "[pools]") {
   CHECK(cuMemFreeAsync(pointer, nullptr) == CUDA_SUCCESS);
   CHECK(fake_cuda_process_used_bytes(0) == 0);
 }
+
+TEST_CASE("a pool grows by whole chunks and carves blocks out of them", "[pools]") {
+  FakeMachine machine({{"FAKE_CUDA_TOTAL_MIB", "24"}, {"FAKE_CUDA_POOL_CHUNK_MIB", "16"}});
+  const CUmemoryPool pool = default_pool();
+  CUdeviceptr first = 0, second = 0, third = 0;
+  REQUIRE(cuMemAllocAsync(&first, 2 * kMiB, nullptr) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 16 * kMiB);
+  CHECK(used(pool) == 2 * kMiB);
+  CHECK(fake_cuda_process_used_bytes(0) == 16 * kMiB);
+  REQUIRE(cuMemAllocAsync(&second, 13 * kMiB, nullptr) == CUDA_SUCCESS);  // 14 MiB: the rest of the chunk
+  CHECK(second == first + 2 * kMiB);
+  CHECK(reserved(pool) == 16 * kMiB);
+  // No room for another 16 MiB chunk: the pool reserves just what is asked.
+  REQUIRE(cuMemAllocAsync(&third, 6 * kMiB, nullptr) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 22 * kMiB);
+  CHECK(used(pool) == 22 * kMiB);
+  for (CUdeviceptr pointer : {first, second, third}) CHECK(cuMemFreeAsync(pointer, nullptr) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 0);  // threshold 0: every chunk is unused again
+}
+
+TEST_CASE("holes inside chunks still in use stay reserved: the pool fragments", "[pools]") {
+  FakeMachine machine({{"FAKE_CUDA_TOTAL_MIB", "32"}, {"FAKE_CUDA_POOL_CHUNK_MIB", "16"}});
+  const CUmemoryPool pool = default_pool();
+  CUdeviceptr blocks[8] = {};
+  for (CUdeviceptr& block : blocks) REQUIRE(cuMemAllocAsync(&block, 4 * kMiB, nullptr) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 32 * kMiB);
+  CHECK(free_bytes() == 0);
+  for (int i = 0; i < 8; i += 2) REQUIRE(cuMemFreeAsync(blocks[i], nullptr) == CUDA_SUCCESS);
+  // Release threshold 0, yet nothing can go: both chunks hold live blocks.
+  CHECK(reserved(pool) == 32 * kMiB);
+  CHECK(used(pool) == 16 * kMiB);
+
+  CUdeviceptr larger = 0xABCD;
+  CHECK(cuMemAllocAsync(&larger, 8 * kMiB, nullptr) == CUDA_ERROR_OUT_OF_MEMORY);
+  CHECK(larger == 0xABCD);
+  CHECK(reserved(pool) == 32 * kMiB);
+  REQUIRE(cuMemPoolTrimTo(pool, 0) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 32 * kMiB);
+
+  // A freed block merges with its free neighbours in the chunk.
+  REQUIRE(cuMemFreeAsync(blocks[1], nullptr) == CUDA_SUCCESS);
+  REQUIRE(cuMemAllocAsync(&larger, 12 * kMiB, nullptr) == CUDA_SUCCESS);
+  CHECK(larger == blocks[0]);
+  CHECK(used(pool) == 24 * kMiB);
+
+  REQUIRE(cuMemFreeAsync(larger, nullptr) == CUDA_SUCCESS);
+  REQUIRE(cuMemFreeAsync(blocks[3], nullptr) == CUDA_SUCCESS);  // the first chunk is unused now
+  CHECK(reserved(pool) == 16 * kMiB);
+  for (int i = 5; i < 8; i += 2) REQUIRE(cuMemFreeAsync(blocks[i], nullptr) == CUDA_SUCCESS);
+  CHECK(reserved(pool) == 0);
+}

@@ -1,0 +1,92 @@
+#include "report/torch_attachments.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "report/torch_snapshot_file.h"
+
+namespace oomtrace::report {
+namespace {
+
+// The bridge saves 3 by default; a trace listing many more should not make
+// the report read gigabytes.
+constexpr size_t kMaxSnapshotsRead = 16;
+
+// A snapshot the trace attached, whether or not it could be read.
+struct Attached {
+  const trace::Attachment* attachment = nullptr;
+  std::optional<size_t> report_index;  // into Report::pytorch when it was read
+};
+
+std::string resolve(const std::string& trace_path, const std::string& attached_path) {
+  std::filesystem::path path(attached_path);
+  if (path.is_absolute() || trace_path.empty()) return attached_path;
+  return (std::filesystem::path(trace_path).parent_path() / path).lexically_normal().string();
+}
+
+std::string seconds(uint64_t time_ns) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f s", static_cast<double>(time_ns) / 1e9);
+  return text;
+}
+
+std::vector<Attached> load_all(const trace::Trace& trace, Report& report, std::vector<std::string>& notes) {
+  std::vector<Attached> attached;
+  for (const trace::Attachment& attachment : trace.attachments) {
+    if (attachment.kind != kTorchSnapshotAttachment) continue;
+    if (attached.size() == kMaxSnapshotsRead) {
+      notes.push_back("The trace lists more than " + std::to_string(kMaxSnapshotsRead) +
+                             " PyTorch snapshots; only the first " + std::to_string(kMaxSnapshotsRead) + " were read.");
+      break;
+    }
+    std::string path = resolve(trace.path, attachment.path);
+    TorchSnapshotResult loaded = load_torch_snapshot(path);
+    Attached entry{&attachment, std::nullopt};
+    if (loaded.snapshot) {
+      entry.report_index = report.pytorch.size();
+      report.pytorch.push_back({path, attachment.time_ns, {}, analyze_torch_snapshot(*loaded.snapshot)});
+    } else {
+      notes.push_back("The PyTorch snapshot attached at " + seconds(attachment.time_ns) +
+                             " was not used: " + loaded.error + ".");
+    }
+    attached.push_back(entry);
+  }
+  // Records are written in time order; sorting keeps that promise anyway.
+  std::stable_sort(attached.begin(), attached.end(), [](const Attached& a, const Attached& b) {
+    return a.attachment->time_ns < b.attachment->time_ns;
+  });
+  return attached;
+}
+
+void fill_from(FailureReport& failure, const TorchDeviceMemory& device) {
+  failure.process_allocated_bytes = device.allocated_bytes;
+  failure.largest_free_block_bytes = device.largest_free_block_bytes;
+  failure.fragmentation = device.fragmentation;
+}
+
+}  // namespace
+
+std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report& report) {
+  std::vector<std::string> notes;
+  std::vector<Attached> attached = load_all(trace, report, notes);
+  for (size_t i = 0; i < report.failures.size(); ++i) {
+    FailureReport& failure = report.failures[i];
+    auto next = std::find_if(attached.begin(), attached.end(),
+                             [&](const Attached& a) { return a.attachment->time_ns >= failure.time_ns; });
+    if (next == attached.end() || !next->report_index) continue;
+    PytorchSnapshotReport& snapshot = report.pytorch[*next->report_index];
+    const TorchDeviceMemory* device = find_device(snapshot.analysis, failure.device);
+    if (device == nullptr) {
+      notes.push_back("The PyTorch snapshot " + snapshot.path + " has nothing on GPU " +
+                             std::to_string(failure.device) + ", the device of the failure at " +
+                             seconds(failure.time_ns) + ".");
+      continue;
+    }
+    fill_from(failure, *device);
+    snapshot.failures.push_back(i);
+  }
+  return notes;
+}
+
+}  // namespace oomtrace::report

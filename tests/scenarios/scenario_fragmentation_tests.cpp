@@ -1,0 +1,101 @@
+// Fragmentation found end to end: through the pool API of a program's own
+// allocator, and through a cudaMallocAsync pool's counters.
+#include <catch2/catch.hpp>
+
+#include "scenario_harness.h"
+
+using namespace scenario;
+using nlohmann::json;
+
+namespace {
+
+const char* const kProgram = SCENARIO_FRAGMENTATION_PATH;
+
+// A 2 GiB arena leaves 256 MiB of the device free: too little for 512 MiB.
+const Env kArenaDevice = {{"FAKE_CUDA_TOTAL_MIB", "2304"}};
+// Four 1 GiB pool chunks fill the device.
+const Env kPoolDevice = {{"FAKE_CUDA_TOTAL_MIB", "4096"}, {"FAKE_CUDA_POOL_CHUNK_MIB", "1024"}};
+
+const json& only_failure(const json& report) {
+  REQUIRE(report["failures"].size() == 1);
+  return report["failures"][0];
+}
+
+bool has_note_containing(const json& report, const std::string& text) {
+  for (const json& note : report["notes"]) {
+    if (note.get<std::string>().find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("pool API: holes of 128 MiB, 512 MiB needs a segment that does not fit: fragmentation") {
+  RunResult result = run({kProgram, "pool_api"}, kArenaDevice);
+  REQUIRE(result.exit_code == 1);
+  CHECK(result.out == "pool API present\n512 MiB block: out of memory\n");
+  json report = result.report();
+  CHECK(report["totals"]["allocations"] == 1);  // the arena; blocks are not CUDA calls
+  const json& failure = only_failure(report);
+  CHECK(failure["api"] == "cudaMalloc");
+  CHECK(failure["requested_bytes"] == 512 * kMiB);
+  CHECK(failure["device_total_bytes"] == 2304 * kMiB);
+  CHECK(failure["device_free_bytes"] == 256 * kMiB);
+  CHECK(failure["process_reserved_bytes"] == 2 * kGiB);
+  CHECK(failure["process_allocated_bytes"] == 1 * kGiB);  // eight live 128 MiB blocks
+  CHECK(failure["largest_free_block_bytes"] == 128 * kMiB);
+  CHECK(failure["fragmentation"] == 0.875);  // 1 - 128 MiB / 1 GiB
+  CHECK(failure["other_bytes"] == 0);
+  CHECK(failure["verdict"] == "fragmentation");
+  CHECK_FALSE(has_note_containing(report, "process_allocated_bytes is null"));
+  CHECK_THAT(result.text_report(), Catch::Contains("fragmentation"));
+}
+
+TEST_CASE("pool API: with every block live the arena is simply full: exhausted") {
+  RunResult result = run({kProgram, "pool_api_full"}, kArenaDevice);
+  REQUIRE(result.exit_code == 1);
+  json report = result.report();
+  const json& failure = only_failure(report);
+  CHECK(failure["process_reserved_bytes"] == 2 * kGiB);
+  CHECK(failure["process_allocated_bytes"] == 2 * kGiB);
+  CHECK(failure["largest_free_block_bytes"] == 0);
+  CHECK(failure["fragmentation"] == 0.0);
+  CHECK(failure["verdict"] == "exhausted");
+}
+
+TEST_CASE("pool API: without the library the weak functions are null; the program runs the same") {
+  RunResult result = run({kProgram, "pool_api"}, kArenaDevice, /*preload=*/false);
+  CHECK(result.exit_code == 1);
+  CHECK(result.out == "pool API absent\n512 MiB block: out of memory\n");
+  CHECK(result.files(".trace").empty());
+}
+
+TEST_CASE("pool API: calls on memory no allocation holds are recorded and reported as unmatched") {
+  RunResult result = run({kProgram, "pool_api_unmatched"});
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out == "pool API present\n");
+  json report = result.report();
+  CHECK(report["failures"].empty());
+  CHECK(has_note_containing(report, "3 pool API calls"));
+  CHECK(report["live_at_end"][0]["bytes"] == 64 * kMiB);
+}
+
+TEST_CASE("cudaMallocAsync pool: holes inside chunks in use, a larger request fails: fragmentation") {
+  RunResult result = run({kProgram, "async_pool"}, kPoolDevice);
+  REQUIRE(result.exit_code == 1);
+  CHECK(result.out == "512 MiB cudaMallocAsync: 2; pool reserved 4294967296 used 2147483648\n");
+  json report = result.report();
+  const json& failure = only_failure(report);
+  CHECK(failure["api"] == "cudaMallocAsync");
+  CHECK(failure["requested_bytes"] == 512 * kMiB);
+  CHECK(failure["device_total_bytes"] == 4 * kGiB);
+  CHECK(failure["device_free_bytes"] == 0);
+  // Held: the pool's reserved memory, its cache included; in use: its used.
+  CHECK(failure["process_reserved_bytes"] == 4 * kGiB);
+  CHECK(failure["process_allocated_bytes"] == 2 * kGiB);
+  // A pool does not say how its cache is split.
+  CHECK(failure["largest_free_block_bytes"].is_null());
+  CHECK(failure["fragmentation"].is_null());
+  CHECK(failure["other_bytes"] == 0);
+  CHECK(failure["verdict"] == "fragmentation");
+}
