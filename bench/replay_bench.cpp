@@ -3,6 +3,7 @@
 // run of a million events, and the largest real snapshot in the fixtures.
 // Each benchmark reports events/s; the bar is 2 million per second on one
 // core.
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
