@@ -6,6 +6,7 @@
 #include <set>
 
 #include "report/allocator_settings.h"
+#include "report/framework_failures.h"
 #include "report/leak_detection.h"
 #include "report/replay.h"
 #include "report/stack_text.h"
@@ -258,6 +259,11 @@ Report analyze(const trace::Trace& trace) {
   for (const PytorchSnapshotReport& snapshot : report.pytorch) {
     apply_snapshot_allocator_settings(allocator_settings, as_setting_entries(snapshot.analysis.allocator_settings));
   }
+  // After the snapshots, which match failures by position: the errors only
+  // the framework saw (a memory fraction: no CUDA call failed), in time order.
+  for (FailureReport& failure : framework_failures(trace)) report.failures.push_back(std::move(failure));
+  std::stable_sort(report.failures.begin(), report.failures.end(),
+                   [](const FailureReport& a, const FailureReport& b) { return a.time_ns < b.time_ns; });
   for (FailureReport& failure : report.failures) judge(failure, allocator_settings);
   report.live_at_end = summarize_live(trace, replayed.memory);
   report.leak_suspected = detect_leak(trace);

@@ -49,8 +49,11 @@ std::string headline(const FailureReport& f) {
   facts.push_back(f.device_free_bytes ? format_bytes(*f.device_free_bytes) + " free" : "free unknown");
   std::string joined;
   for (const std::string& fact : facts) joined += (joined.empty() ? "" : ", ") + fact;
-  return "CUDA out of memory: " + std::string(api_name(f.api)) + " of " + format_bytes(f.requested_bytes) +
-         " failed on " + where(f.device) + " (" + joined + ")\n";
+  // A failure the framework raised has no CUDA call: name the framework.
+  std::string call = f.api != Api::Unknown ? std::string(api_name(f.api))
+                                           : "a " + f.framework.value_or("framework") + " allocation";
+  return "CUDA out of memory: " + call + " of " + format_bytes(f.requested_bytes) + " failed on " + where(f.device) +
+         " (" + joined + ")\n";
 }
 
 std::string outside_holders(const FailureReport& f) {

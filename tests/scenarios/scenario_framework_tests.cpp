@@ -32,6 +32,13 @@ TEST_CASE("libtorch: a c10::OutOfMemoryError is recorded and still reaches the p
   CHECK(trace.framework_errors[0].framework == "pytorch");
   CHECK_THAT(trace.framework_errors[0].message, Catch::Contains("4.00 GiB allowed;"));
   CHECK(trace.failures.empty());  // no CUDA call failed
+  json report = run_result.report();
+  REQUIRE(report["failures"].size() == 1);
+  const json& failure = report["failures"][0];
+  CHECK(failure["verdict"] == "limit");
+  CHECK(failure["requested_bytes"] == 2 * kGiB);
+  CHECK(failure["device_free_bytes"] == 12 * kGiB);
+  CHECK_THAT(run_result.text_report(), Catch::Contains("Verdict: limit"));
 }
 
 TEST_CASE("libtorch: an uncaught c10::OutOfMemoryError aborts as before, with a report") {
@@ -61,6 +68,9 @@ TEST_CASE("Python bridge: snapshot saved at the OOM, history on, uncaught error 
   CHECK(trace.framework_errors[0].framework == "pytorch");
   CHECK_THAT(trace.framework_errors[0].message, Catch::StartsWith("OutOfMemoryError: CUDA out of memory."));
   CHECK(trace.events.size() == 2);  // the two segments, reached through ctypes and dlsym
+  json report = run_result.report();
+  REQUIRE(report["failures"].size() == 1);
+  CHECK(report["failures"][0]["verdict"] == "limit");
 }
 
 TEST_CASE("Python bridge: OOMTRACE_PYTHON=0 turns it off") {
