@@ -134,7 +134,7 @@ TEST_CASE("the figures follow their definitions", "[snapshot][analysis]") {
 
 TEST_CASE("a segment with nothing free has no fragmentation", "[snapshot][analysis]") {
   TorchSnapshot snapshot = read_ok(snapshot_of({segment(0, 0x200, {at_address(0, 0x200, "active_allocated")})}));
-  const TorchDeviceMemory& d = analyze_torch_snapshot(snapshot).devices.at(0);
+  const TorchDeviceMemory d = analyze_torch_snapshot(snapshot).devices.at(0);  // a copy: the analysis is a temporary
   CHECK(d.cached_free_bytes == 0);
   CHECK(d.largest_free_block_bytes == 0);
   CHECK_FALSE(d.fragmentation.has_value());
@@ -187,7 +187,7 @@ TEST_CASE("current-format keys are read and optional ones may be missing", "[sna
   REQUIRE(snapshot.external_annotations.size() == 1);
   CHECK(snapshot.external_annotations[0].time_us == 17);
 
-  const TorchDeviceMemory& d = analyze_torch_snapshot(snapshot).devices.at(0);
+  const TorchDeviceMemory d = analyze_torch_snapshot(snapshot).devices.at(0);  // a copy: the analysis is a temporary
   CHECK(d.segments == 2);
   CHECK(d.expandable_segments == 1);
 }
