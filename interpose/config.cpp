@@ -55,6 +55,9 @@ Config read_config() {
   }
   config.native_stacks = parse_flag("OOMTRACE_STACKS", true, config.problems);
   config.quiet = parse_flag("OOMTRACE_QUIET", false, config.problems);
+  // Read by the exec hooks from the new program's environment (no config
+  // there: they may run in a vforked child); checked here to warn once.
+  parse_flag("OOMTRACE_FOLLOW_EXEC", false, config.problems);
   config.cli_path = find_cli(config.problems);
   return config;
 }

@@ -10,11 +10,12 @@
 
 extern "C" {
 
-__attribute__((visibility("hidden"))) void* oomtrace_real_dlsym_address() {
+__attribute__((visibility("hidden"))) OOMTRACE_NOT_SANITIZED void* oomtrace_real_dlsym_address() {
   return reinterpret_cast<void*>(oomtrace::interpose::real_dlsym());
 }
 
-__attribute__((visibility("hidden"))) void* oomtrace_dlsym_impl(void* handle, const char* name) {
+__attribute__((visibility("hidden"))) OOMTRACE_NOT_SANITIZED void* oomtrace_dlsym_impl(void* handle,
+                                                                         const char* name) {
   auto lookup = oomtrace::interpose::real_dlsym();
   if (!lookup) return nullptr;
   void* found = lookup(handle, name);

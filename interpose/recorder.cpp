@@ -392,7 +392,8 @@ void after_fork_in_child() {
   reset_current_device_after_fork();
   reset_warnings_after_fork();
   disarm_signal_report();
-  pthread_mutex_init(&r.lock, nullptr);
+  // The forking thread took the lock in prepare_fork and is this thread now.
+  pthread_mutex_unlock(&r.lock);
 }
 
 }  // namespace oomtrace::interpose

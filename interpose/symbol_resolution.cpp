@@ -9,7 +9,9 @@
 namespace oomtrace::interpose {
 namespace {
 
-std::atomic<DlsymFunction> g_real_dlsym{nullptr};
+// Read and written with the __atomic builtins: std::atomic's members are
+// functions of their own, instrumented in sanitized builds.
+DlsymFunction g_real_dlsym = nullptr;
 std::atomic<void*> g_driver_handle{nullptr};
 
 void* this_library_base() {
@@ -51,7 +53,7 @@ void* accept(void* candidate) {
 }  // namespace
 
 DlsymFunction real_dlsym() {
-  DlsymFunction function = g_real_dlsym.load(std::memory_order_acquire);
+  DlsymFunction function = __atomic_load_n(&g_real_dlsym, __ATOMIC_ACQUIRE);
   if (function) return function;
   // dlsym moved from libdl to libc in glibc 2.34 under a new version.
   void* found = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
@@ -61,7 +63,7 @@ DlsymFunction real_dlsym() {
   if (!found) found = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
 #endif
   function = reinterpret_cast<DlsymFunction>(found);
-  g_real_dlsym.store(function, std::memory_order_release);
+  __atomic_store_n(&g_real_dlsym, function, __ATOMIC_RELEASE);
   return function;
 }
 

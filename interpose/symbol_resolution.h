@@ -6,9 +6,15 @@
 
 namespace oomtrace::interpose {
 
+// Code on the path from our exported dlsym to glibc's. A sanitizer's runtime
+// calls dlsym(RTLD_NEXT, ...) while it initializes, before its shadow memory
+// exists, so in sanitized builds (cmake/sanitize.cmake) that path must not
+// be instrumented.
+#define OOMTRACE_NOT_SANITIZED __attribute__((no_sanitize("address", "thread", "undefined")))
+
 // glibc's dlsym, found with dlvsym so that our exported dlsym is bypassed.
 using DlsymFunction = void* (*)(void*, const char*);
-DlsymFunction real_dlsym();
+OOMTRACE_NOT_SANITIZED DlsymFunction real_dlsym();
 
 // The driver library if the process has loaded it; never loads it: a process
 // that does not use CUDA (bash, a DataLoader worker) must stay untouched.

@@ -232,6 +232,9 @@ int exit_from_handler(bool underscore, int code) {
 int exit_from_handler_inside_cuda(int code) {
   g_handler_exit_code = code;
   install(&exit_handler, SIGTERM);
+  // The trace exists before the signal can come (a sanitized first call
+  // takes longer than the killer's delay).
+  cudaFree(must_malloc());
   std::printf("interrupting\n");
   std::fflush(stdout);
   pthread_t main_thread = pthread_self();
