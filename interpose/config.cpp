@@ -28,7 +28,8 @@ std::string directory_of_this_library() {
   }
   std::string path = info.dli_fname;
   auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+  // A bare name would mean the current folder: never run a program from it.
+  return slash == std::string::npos ? std::string{} : path.substr(0, slash);
 }
 
 std::string find_cli(std::vector<std::string>& problems) {
@@ -36,7 +37,9 @@ std::string find_cli(std::vector<std::string>& problems) {
     if (::access(explicit_path, X_OK) == 0) return explicit_path;
     problems.push_back(std::string("OOMTRACE_CLI=") + explicit_path + " is not an executable");
   }
-  std::string beside = directory_of_this_library() + "/oomtrace";
+  std::string folder = directory_of_this_library();
+  if (folder.empty()) return {};
+  std::string beside = folder + "/oomtrace";
   return ::access(beside.c_str(), X_OK) == 0 ? beside : std::string{};
 }
 

@@ -33,6 +33,15 @@ void warn_once(Warning kind, const std::string& message) {
   }
 }
 
+void warn_all_once(Warning kind, const std::vector<std::string>& messages) {
+  if (messages.empty() || g_warned[static_cast<size_t>(kind)].exchange(true)) return;
+  try {
+    for (const std::string& message : messages) logger().warn(message);
+    logger().flush();
+  } catch (...) {
+  }
+}
+
 void inform(const std::string& message) {
   try {
     logger().info(message);

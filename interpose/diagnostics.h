@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace oomtrace::interpose {
 
@@ -17,6 +18,8 @@ enum class Warning {
 };
 
 void warn_once(Warning kind, const std::string& message);
+// Several messages of one kind (each bad variable): all of them, once.
+void warn_all_once(Warning kind, const std::vector<std::string>& messages);
 void inform(const std::string& message);
 // After fork: the child may warn again about its own files.
 void reset_warnings_after_fork();

@@ -120,7 +120,7 @@ bool ensure_recording(Recorder& r) {
   if (r.state == State::Recording) return true;
   if (r.state != State::Idle) return false;
   r.config = read_config();
-  for (const std::string& problem : r.config.problems) warn_once(Warning::Config, problem);
+  warn_all_once(Warning::Config, r.config.problems);
   if (!create_trace_file(r)) {
     r.state = State::Disabled;
     return false;

@@ -94,10 +94,15 @@ Started start(const std::vector<std::string>& argv, const Options& options) {
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    if (chdir(started.base.c_str()) != 0) _exit(120);
+    fs::path cwd = options.working_dir.empty() ? started.base : options.working_dir;
+    if (chdir(cwd.c_str()) != 0) _exit(120);
     setenv("LD_LIBRARY_PATH", FAKE_CUDA_DIR, 1);
     setenv("OOMTRACE_DIR", started.dir.c_str(), 1);
-    setenv("OOMTRACE_CLI", OOMTRACE_CLI_PATH, 1);
+    if (options.name_cli) {
+      setenv("OOMTRACE_CLI", OOMTRACE_CLI_PATH, 1);
+    } else {
+      unsetenv("OOMTRACE_CLI");
+    }
     unsetenv("OOMTRACE_FOLLOW_EXEC");
     unsetenv("LD_PRELOAD");
     if (!preload.empty()) setenv("LD_PRELOAD", preload.c_str(), 1);

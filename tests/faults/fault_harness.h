@@ -32,6 +32,8 @@ struct Options {
   // put first (it must be the first object loaded).
   std::vector<std::string> preload = {library()};
   fs::path output_dir;  // OOMTRACE_DIR; empty: a fresh folder
+  fs::path working_dir;  // empty: the run's own fresh folder
+  bool name_cli = true;  // OOMTRACE_CLI set to the built oomtrace
   rlim_t file_size_limit = RLIM_INFINITY;
 };
 

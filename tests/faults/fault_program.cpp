@@ -245,6 +245,23 @@ int exit_from_handler_inside_cuda(int code) {
   for (;;) cudaFree(must_malloc());
 }
 
+// Plants a symlink where the library will create this process's trace,
+// pointing at VICTIM, then allocates 3 blocks.
+int plant_symlink(const char* victim) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "localhost");
+  for (char* c = host; *c; ++c) {
+    if (*c == '/' || *c == '\\' || *c == ' ') *c = '_';
+  }
+  const char* dir = std::getenv("OOMTRACE_DIR");
+  std::string planted = std::string(dir ? dir : ".") + "/oomtrace." + host + "." +
+                        std::to_string(getpid()) + ".trace";
+  if (symlink(victim, planted.c_str()) != 0) return 93;
+  allocate(3);
+  std::printf("planted %s\n", planted.c_str());
+  return 0;
+}
+
 int underscore_exit() {
   allocate_mode(4, false);
   std::fflush(stdout);
@@ -359,6 +376,7 @@ int main(int argc, char** argv) {
   if (mode == "exec" && argc > 2) return exec_mode(argv[2]);
   if (mode == "exec_child") return exec_child();
   if (mode == "dlopen_copy" && argc > 2) return dlopen_copy(argv[2]);
+  if (mode == "plant_symlink" && argc > 2) return plant_symlink(argv[2]);
   if (mode == "nothing") return 0;
   std::fprintf(stderr, "usage: fault_program MODE [ARGS]\n");
   return 2;
