@@ -10,6 +10,7 @@
 #include "report/leak_detection.h"
 #include "report/replay.h"
 #include "report/stack_text.h"
+#include "report/replay_finding.h"
 #include "report/suggestions.h"
 #include "report/torch_attachments.h"
 #include "report/verdict.h"
@@ -265,6 +266,8 @@ Report analyze(const trace::Trace& trace) {
   std::stable_sort(report.failures.begin(), report.failures.end(),
                    [](const FailureReport& a, const FailureReport& b) { return a.time_ns < b.time_ns; });
   for (FailureReport& failure : report.failures) judge(failure, allocator_settings);
+  add_replay_findings(trace, allocator_settings, report);
+  for (FailureReport& failure : report.failures) apply_replay_finding(failure, allocator_settings);
   report.live_at_end = summarize_live(trace, replayed.memory);
   report.leak_suspected = detect_leak(trace);
   if (report.leak_suspected.suspected) add_leak_suggestion(report.leak_suspected, report.failures);

@@ -37,6 +37,21 @@ json totals_json(const Totals& totals) {
           {"unmatched_frees", totals.unmatched_frees}};
 }
 
+json replay_json(const std::optional<ReplayFinding>& finding) {
+  if (!finding) return nullptr;
+  return {{"input_kind", finding->input_kind},
+          {"input", finding->input_path},
+          {"events", finding->events},
+          {"capacity_bytes", finding->capacity_bytes},
+          {"capacity_source", finding->capacity_source},
+          {"recorded_settings", finding->recorded_settings},
+          {"recorded_oom_at_event", or_null(finding->recorded_oom_at_event)},
+          {"fidelity", finding->fidelity},
+          {"recommended_settings", or_null(finding->recommended_settings)},
+          {"predicted_peak_reserved_bytes", or_null(finding->predicted_peak_reserved_bytes)},
+          {"recorded_is_best", finding->recorded_is_best}};
+}
+
 json suggestions_json(const std::vector<Suggestion>& suggestions) {
   json list = json::array();
   for (const Suggestion& suggestion : suggestions) {
@@ -97,6 +112,7 @@ json failure_to_json(const FailureReport& failure) {
           {"verdict", failure.verdict ? json(verdict_name(*failure.verdict)) : json(nullptr)},
           {"explanation", failure.explanation},
           {"suggestions", suggestions_json(failure.suggestions)},
+          {"replay", replay_json(failure.replay)},
           {"stack", failure.stack},
           {"time_ns", failure.time_ns},
           {"thread", failure.thread}};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,24 @@ struct MemoryCap {
   bool stated_by_failure = false;
 };
 
+// What replaying the recorded requests through the model of PyTorch's
+// caching allocator (oomtrace whatif, docs/whatif.md) says of one failure:
+// whether the recorded settings fail there too, and the setting of the
+// sweep that avoids it with the lowest peak.
+struct ReplayFinding {
+  std::string input_kind;  // "pytorch-snapshot" or "oomtrace-trace"
+  std::string input_path;  // the snapshot or the trace replayed
+  uint64_t events = 0;     // replayed events of the failure's device
+  uint64_t capacity_bytes = 0;
+  std::string capacity_source;
+  std::string recorded_settings;  // "defaults" when none
+  std::optional<uint64_t> recorded_oom_at_event;  // nullopt: the recorded settings fit in the replay
+  double fidelity = 0;  // share of recorded placements reproduced (1 when none were recorded)
+  std::optional<std::string> recommended_settings;  // nullopt: no setting of the sweep avoids it
+  std::optional<uint64_t> predicted_peak_reserved_bytes;
+  bool recorded_is_best = false;  // the recorded settings already fit, at the lowest peak
+};
+
 struct FailureReport {
   Api api = Api::Unknown;
   int device = 0;
@@ -111,6 +130,7 @@ struct FailureReport {
   std::optional<Verdict> verdict;
   std::string explanation;
   std::vector<Suggestion> suggestions;
+  std::optional<ReplayFinding> replay;
 
   std::vector<std::string> stack;  // innermost first
   uint64_t time_ns = 0;
@@ -173,6 +193,7 @@ struct PytorchSnapshotReport {
   std::optional<uint64_t> time_ns;  // when the trace recorded it; null for a snapshot read on its own
   std::vector<size_t> failures;     // indices into Report::failures whose figures came from it
   TorchSnapshotAnalysis analysis;
+  std::shared_ptr<const TorchSnapshot> snapshot;  // kept for the replay; not rendered
 };
 
 // What `oomtrace report` was given: a trace, or a PyTorch snapshot alone.

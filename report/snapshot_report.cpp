@@ -28,7 +28,7 @@ Report report_from_torch_snapshot(const std::string& path, const TorchSnapshot& 
   Report report;
   report.input = ReportInput::TorchSnapshot;
   report.trace = describe_input(path, snapshot.format);
-  PytorchSnapshotReport section{report.trace.path, std::nullopt, {}, analyze_torch_snapshot(snapshot)};
+  PytorchSnapshotReport section{report.trace.path, std::nullopt, {}, analyze_torch_snapshot(snapshot), nullptr};
   report.notes.push_back(
       "Read from a PyTorch memory snapshot alone: no CUDA call was traced, so there are no failures, "
       "verdicts or native stacks; the pytorch section has what the snapshot holds.");

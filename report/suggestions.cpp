@@ -271,6 +271,7 @@ std::string framework_family(const FailureReport& f, const AllocatorSettings& se
   if (settings.xla_preallocate || settings.xla_mem_fraction || settings.xla_allocator) return "jax";
   if (settings.tf_gpu_allocator || settings.tf_allow_growth) return "tensorflow";
   if (settings.cupy_memory_limit) return "cupy";
+  if (!settings.conf_value.empty()) return "pytorch";  // PYTORCH_CUDA_ALLOC_CONF set
   return "";
 }
 

@@ -45,7 +45,9 @@ std::vector<Attached> load_all(const trace::Trace& trace, Report& report, std::v
     Attached entry{&attachment, std::nullopt};
     if (loaded.snapshot) {
       entry.report_index = report.pytorch.size();
-      report.pytorch.push_back({path, attachment.time_ns, {}, analyze_torch_snapshot(*loaded.snapshot)});
+      TorchSnapshotAnalysis analysis = analyze_torch_snapshot(*loaded.snapshot);
+      report.pytorch.push_back({path, attachment.time_ns, {}, std::move(analysis),
+                                std::make_shared<const TorchSnapshot>(std::move(*loaded.snapshot))});
     } else {
       notes.push_back("The PyTorch snapshot attached at " + seconds(attachment.time_ns) +
                              " was not used: " + loaded.error + ".");

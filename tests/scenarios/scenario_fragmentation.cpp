@@ -7,7 +7,11 @@
 //   pool_api_full        the same with every block still live: no hole
 //   pool_api_unmatched   pool calls on memory no allocation holds
 //   async_pool           cudaMallocAsync with a pool that keeps its memory
+//   growing_sequence     PyTorch's caching-allocator policy (the replay
+//                        model) over cudaMalloc, a growing sequence length
 #include <cuda_runtime_api.h>
+
+#include "allocator/caching_allocator/caching_allocator.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +19,7 @@
 #include <deque>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -169,6 +174,79 @@ int async_pool() {
   return result == cudaErrorMemoryAllocation ? 1 : 0;
 }
 
+// PyTorch's caching-allocator policy over real (simulated) device memory:
+// the model oomtrace replays (allocator/caching_allocator/) used here as
+// the program's allocator, configured by PYTORCH_CUDA_ALLOC_CONF, taking
+// its segments with cudaMalloc and reporting its blocks through the pool
+// API. Expandable segments are not backed here: this program runs with
+// fixed segments, as PyTorch does by default.
+class CudaSegments : public oomtrace::caching::Device {
+ public:
+  uint64_t total_bytes() const override {
+    size_t free = 0, total = 0;
+    cudaMemGetInfo(&free, &total);
+    return total;
+  }
+  std::optional<uint64_t> allocate_segment(uint64_t size) override {
+    void* base = nullptr;
+    if (cudaMalloc(&base, size) != cudaSuccess) return std::nullopt;
+    return reinterpret_cast<uint64_t>(base);
+  }
+  void free_segment(uint64_t address, uint64_t) override { cudaFree(reinterpret_cast<void*>(address)); }
+  void adopt_segment(uint64_t, uint64_t) override {}
+  uint64_t reserve_address_range(uint64_t) override { return 0; }
+  void release_address_range(uint64_t, uint64_t) override {}
+  bool map_pages(uint64_t, uint64_t) override { return false; }
+  void unmap_pages(uint64_t, uint64_t) override {}
+};
+
+// A growing sequence length: each step's activations are a little larger
+// than the last step's, so they never fit the blocks the last step freed,
+// while a part of each step is kept (a cache row) and lands in the freshly
+// freed segment, pinning it. Under the default settings the pinned, mostly
+// empty segments pile up until the device says no.
+int growing_sequence() {
+  const char* conf = std::getenv("PYTORCH_CUDA_ALLOC_CONF");
+  oomtrace::caching::ConfigParse parsed = oomtrace::caching::parse_alloc_conf(conf ? conf : "");
+  if (!parsed.config || parsed.config->expandable_segments) {
+    std::fprintf(stderr, "PYTORCH_CUDA_ALLOC_CONF: %s\n", parsed.config ? "expandable segments not backed here"
+                                                                         : parsed.error.c_str());
+    return 2;
+  }
+  CudaSegments device;
+  oomtrace::caching::CachingAllocator allocator(*parsed.config, device);
+  auto take = [&](uint64_t size) -> std::optional<uint64_t> {
+    auto allocation = allocator.allocate(size);
+    if (allocation) report_alloc(reinterpret_cast<void*>(allocation->address), size);
+    return allocation ? std::optional<uint64_t>(allocation->address) : std::nullopt;
+  };
+  auto give = [&](uint64_t address) {
+    report_free(reinterpret_cast<void*>(address));
+    allocator.free(address);
+  };
+  uint64_t previous_activations = 0;
+  uint64_t previous_length = 0;
+  for (int step = 0; step < 40; ++step) {
+    uint64_t length = 100 * kMiB + static_cast<uint64_t>(step) * 10 * kMiB;
+    auto activations = take(length);
+    auto scratch = activations ? take(length / 4 + kMiB) : std::nullopt;
+    if (!scratch) {
+      std::printf("step %d: out of memory\n", step);
+      return 1;
+    }
+    if (previous_activations) give(previous_activations);
+    give(*scratch);
+    if (previous_length && !take(previous_length / 2 + kMiB)) {
+      std::printf("step %d: out of memory\n", step);
+      return 1;
+    }
+    previous_activations = *activations;
+    previous_length = length;
+  }
+  std::printf("40 steps\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,6 +255,7 @@ int main(int argc, char** argv) {
   if (mode == "pool_api_full") return pool_api(false);
   if (mode == "pool_api_unmatched") return pool_api_unmatched();
   if (mode == "async_pool") return async_pool();
+  if (mode == "growing_sequence") return growing_sequence();
   std::fprintf(stderr, "usage: scenario_fragmentation MODE\n");
   return 2;
 }

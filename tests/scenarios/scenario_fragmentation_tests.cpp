@@ -99,3 +99,34 @@ TEST_CASE("cudaMallocAsync pool: holes inside chunks in use, a larger request fa
   CHECK(failure["other_bytes"] == 0);
   CHECK(failure["verdict"] == "fragmentation");
 }
+
+TEST_CASE("PyTorch's policy, growing sequence: the first suggestion is the setting the replay shows to work") {
+  Env env = {{"FAKE_CUDA_TOTAL_MIB", "3072"}, {"PYTORCH_CUDA_ALLOC_CONF", "backend:native"}};
+  RunResult result = run({kProgram, "growing_sequence"}, env);
+  REQUIRE(result.exit_code == 1);
+  CHECK_THAT(result.out, Catch::EndsWith("out of memory\n"));
+  json report = result.report();
+  // The failure that stopped the program: the last one, not recovered.
+  const json& failure = report["failures"].back();
+  CHECK(failure["recovered"] == false);
+  CHECK(failure["verdict"] == "fragmentation");
+  const json& replay = failure["replay"];
+  REQUIRE(replay.is_object());
+  CHECK(replay["input_kind"] == "oomtrace-trace");
+  CHECK(replay["capacity_bytes"] == 3072 * kMiB);
+  CHECK(replay["recorded_settings"] == "defaults");
+  CHECK(replay["recorded_oom_at_event"].is_number());  // the model fails where the program did
+  CHECK(replay["fidelity"] == 1.0);                    // every block at the address the program used
+  REQUIRE(replay["recommended_settings"].is_string());
+  std::string recommended = replay["recommended_settings"];
+  CHECK_THAT(recommended, Catch::Contains("expandable_segments:True"));
+  CHECK(replay["predicted_peak_reserved_bytes"].get<uint64_t>() <= 3072 * kMiB);
+  CHECK(failure["suggestions"][0]["setting"] == "PYTORCH_CUDA_ALLOC_CONF=" + recommended);
+  CHECK_THAT(result.text_report(), Catch::Contains("oomtrace whatif"));
+}
+
+TEST_CASE("a program's own allocator that is not PyTorch's: no replay under PyTorch's policy") {
+  RunResult result = run({kProgram, "pool_api"}, kArenaDevice);
+  REQUIRE(result.exit_code == 1);
+  CHECK(only_failure(result.report())["replay"].is_null());
+}
