@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 
 namespace oomtrace {
 namespace {
@@ -9,8 +10,9 @@ namespace {
 LiveAllocation from_event(const Event& event) {
   LiveAllocation allocation;
   allocation.address = event.address;
-  allocation.size = event.size;
-  allocation.stream = event.stream;
+  // Clamped as the index stores it, so that what is added to reserved
+  // memory is what is taken off again (only a corrupt trace gets there).
+  allocation.size = std::min(event.size, kMaxLiveAllocationSize);
   allocation.time_ns = event.time_ns;
   allocation.thread = event.thread;
   allocation.stack_id = event.stack_id;
@@ -22,12 +24,10 @@ LiveAllocation from_event(const Event& event) {
 const DeviceFigures kNoFigures{};
 
 // The entry of `map` whose range contains `address`, if any.
-template <typename Map>
-const LiveAllocation* entry_containing(const Map& map, uint64_t address) {
-  auto after = map.upper_bound(address);
-  if (after == map.begin()) return nullptr;
-  const LiveAllocation& entry = std::prev(after)->second;
-  return address - entry.address < entry.size ? &entry : nullptr;
+std::optional<LiveAllocation> entry_containing(const LiveAllocationIndex& map, uint64_t address) {
+  std::optional<LiveAllocation> entry = map.last_at_or_below(address);
+  if (entry && address - entry->address < entry->size) return entry;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -90,7 +90,7 @@ void ProcessMemory::on_alloc(const Event& event) {
   LiveAllocation allocation = from_event(event);
   switch (api_memory_kind(event.api)) {
     case MemoryKind::Device:
-      pointers_[event.address] = allocation;
+      pointers_.insert_or_assign(allocation);
       add_reserved(allocation);
       break;
     case MemoryKind::PhysicalHandle:
@@ -101,20 +101,20 @@ void ProcessMemory::on_alloc(const Event& event) {
       } else {
         add_reserved(allocation);
       }
-      physical_handles_[event.address] = allocation;
+      physical_handles_.insert_or_assign(allocation);
       break;
     case MemoryKind::Managed:
-      pointers_[event.address] = allocation;
+      pointers_.insert_or_assign(allocation);
       if (allocation.device != kHostDevice) figures(allocation.device).managed_bytes += allocation.size;
       break;
     case MemoryKind::HostPinned:
       allocation.device = kHostDevice;
-      pointers_[event.address] = allocation;
+      pointers_.insert_or_assign(allocation);
       host_pinned_bytes_ += allocation.size;
       peak_host_pinned_bytes_ = std::max(peak_host_pinned_bytes_, host_pinned_bytes_);
       break;
     case MemoryKind::AddressRange:
-      address_ranges_[event.address] = allocation;
+      address_ranges_.insert_or_assign(allocation);
       break;
     case MemoryKind::Mapping:
     case MemoryKind::SubAllocation:
@@ -128,13 +128,13 @@ void ProcessMemory::on_free(const Event& event) {
   if (kind == MemoryKind::PhysicalHandle) map = &physical_handles_;
   if (kind == MemoryKind::AddressRange) map = &address_ranges_;
 
-  auto found = map->find(event.address);
-  if (found == map->end()) {
+  std::optional<LiveAllocation> found = map->take(event.address);
+  if (!found) {
     ++totals_.unmatched_frees;
     return;
   }
   ++totals_.frees;
-  const LiveAllocation& allocation = found->second;
+  const LiveAllocation& allocation = *found;
   switch (api_memory_kind(allocation.api)) {
     case MemoryKind::Device:
       remove_reserved(allocation);
@@ -161,28 +161,25 @@ void ProcessMemory::on_free(const Event& event) {
     case MemoryKind::SubAllocation:
       break;
   }
-  map->erase(found);
 }
 
 void ProcessMemory::on_map(const Event& event) {
   LiveAllocation mapping = from_event(event);
-  auto handle = physical_handles_.find(event.handle);
-  if (handle != physical_handles_.end()) mapping.device = handle->second.device;
+  if (std::optional<LiveAllocation> handle = physical_handles_.find(event.handle)) mapping.device = handle->device;
   if (mapping.device != kHostDevice) figures(mapping.device).mapped_bytes += mapping.size;
-  mappings_[event.address] = mapping;
+  mappings_.insert_or_assign(mapping);
 }
 
 void ProcessMemory::on_unmap(const Event& event) {
   // cuMemUnmap may cover several mappings; drop every one inside the range.
-  auto it = mappings_.lower_bound(event.address);
-  while (it != mappings_.end() && it->first < event.address + event.size) {
-    if (it->second.device != kHostDevice) {
-      auto& mapped = figures(it->second.device).mapped_bytes;
-      mapped -= std::min(mapped, it->second.size);
+  uint64_t end = event.address + std::min(event.size, UINT64_MAX - event.address);
+  mappings_.take_range(event.address, end, [&](const LiveAllocation& mapping) {
+    if (mapping.device != kHostDevice) {
+      auto& mapped = figures(mapping.device).mapped_bytes;
+      mapped -= std::min(mapped, mapping.size);
     }
-    blocks_.forget_blocks(it->first);
-    it = mappings_.erase(it);
-  }
+    blocks_.forget_blocks(mapping.address);
+  });
 }
 
 void ProcessMemory::on_pool_alloc(const Event& event) {
@@ -206,11 +203,11 @@ void ProcessMemory::on_pool_free(const Event& event) {
 // then the device allocations, then the mapped ranges.
 std::optional<SegmentSpan> ProcessMemory::segment_containing(uint64_t address) const {
   if (auto known = blocks_.sub_allocated_segment_containing(address)) return known;
-  const LiveAllocation* pointer = entry_containing(pointers_, address);
+  std::optional<LiveAllocation> pointer = entry_containing(pointers_, address);
   if (pointer && api_memory_kind(pointer->api) == MemoryKind::Device) {
     return SegmentSpan{pointer->address, pointer->size, pointer->device};
   }
-  const LiveAllocation* mapping = entry_containing(mappings_, address);
+  std::optional<LiveAllocation> mapping = entry_containing(mappings_, address);
   if (mapping && mapping->device != kHostDevice) {
     return SegmentSpan{mapping->address, mapping->size, mapping->device};
   }
@@ -236,9 +233,9 @@ std::vector<int> ProcessMemory::devices() const {
 std::vector<LiveAllocation> ProcessMemory::live_on_device(int device) const {
   std::vector<LiveAllocation> live;
   auto collect = [&](const AllocationMap& map) {
-    for (const auto& [address, allocation] : map) {
+    map.for_each([&](const LiveAllocation& allocation) {
       if (allocation.device == device) live.push_back(allocation);
-    }
+    });
   };
   collect(pointers_);
   collect(physical_handles_);

@@ -16,19 +16,9 @@
 
 #include "allocator/block_model.h"
 #include "allocator/event.h"
+#include "allocator/live_allocation_index.h"
 
 namespace oomtrace {
-
-struct LiveAllocation {
-  uint64_t address = 0;
-  uint64_t size = 0;
-  uint64_t stream = 0;
-  uint64_t time_ns = 0;
-  uint32_t thread = 0;
-  uint32_t stack_id = 0;
-  int16_t device = kHostDevice;
-  Api api = Api::Unknown;
-};
 
 struct DeviceFigures {
   uint64_t reserved_bytes = 0;        // device memory this process holds
@@ -78,7 +68,7 @@ class ProcessMemory {
 
  private:
   // Ordered, so that the segment containing a pool block can be found.
-  using AllocationMap = std::map<uint64_t, LiveAllocation>;
+  using AllocationMap = LiveAllocationIndex;
 
   void on_alloc(const Event& event);
   void on_free(const Event& event);
@@ -94,7 +84,7 @@ class ProcessMemory {
   AllocationMap pointers_;          // device, managed and host-pinned
   AllocationMap physical_handles_;  // cuMemCreate
   AllocationMap address_ranges_;    // cuMemAddressReserve
-  std::map<uint64_t, LiveAllocation> mappings_;  // cuMemMap, by address
+  AllocationMap mappings_;          // cuMemMap, by address
   std::map<int, DeviceFigures> devices_;
   uint64_t host_pinned_bytes_ = 0;
   uint64_t peak_host_pinned_bytes_ = 0;
