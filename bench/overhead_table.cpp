@@ -49,6 +49,7 @@ std::string read_file(const fs::path& path) {
 // Runs argv with extra environment; stdout to `out`. Returns the exit code.
 int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
         const fs::path& out) {
+  std::fflush(stdout);  // or the child writes our buffered lines a second time
   pid_t child = fork();
   if (child == 0) {
     FILE* redirected = std::freopen(out.c_str(), "w", stdout);
@@ -89,7 +90,10 @@ std::map<std::string, double> run_benchmarks(const Variant& variant, const fs::p
     std::fprintf(stderr, "overhead_table: benchmark (%s) exited %d\n", variant.label.c_str(), code);
     std::exit(1);
   }
-  for (const json& entry : json::parse(read_file(json_out))["benchmarks"]) {
+  // Parsed into a variable first: a range-for over a member of a temporary
+  // would read it after it is gone.
+  json parsed = json::parse(read_file(json_out));
+  for (const json& entry : parsed["benchmarks"]) {
     double value = entry["real_time"].get<double>();
     std::string unit = entry["time_unit"].get<std::string>();
     if (unit == "us") value *= 1e3;
@@ -117,6 +121,10 @@ uint64_t largest_trace_bytes(const fs::path& dir) {
 }
 
 void print_overhead(const std::vector<std::map<std::string, double>>& results) {
+  if (results[0].empty()) {
+    std::fprintf(stderr, "overhead_table: the benchmarks reported no results\n");
+    std::exit(1);
+  }
   std::printf("%-34s %10s %12s %9s %14s %9s\n", "ns per pair (20 frames deep)", "without", "no stacks",
               "added", "native stacks", "added");
   for (const auto& [name, base] : results[0]) {
