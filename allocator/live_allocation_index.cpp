@@ -108,7 +108,10 @@ std::optional<LiveAllocation> LiveAllocationIndex::take(uint64_t address) {
   chunk->second.erase(position);
   --size_;
   if (chunk->second.empty()) {
-    chunks_.erase(chunk);
+    // The last chunk stays, empty, for the next allocation: a program
+    // that allocates and frees one block at a time would otherwise pay
+    // two mallocs and two frees for each.
+    if (chunks_.size() > 1) chunks_.erase(chunk);
   } else if (chunk->second.size() * 4 < chunk->second.capacity()) {
     chunk->second.shrink_to_fit();  // give back what a mostly freed chunk no longer needs
   }

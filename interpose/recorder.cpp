@@ -45,7 +45,9 @@ struct Recorder {
   StackInterner stacks;
   std::string trace_path;
   uint64_t start_ns = 0;
-  bool device_described[kMaxDevices] = {};
+  // Set under the lock; read without it first, so that the allocations
+  // after a device's first take the lock once, not twice.
+  std::atomic<bool> device_described[kMaxDevices] = {};
   bool any_failure = false;
   // The thread holding `lock` (0: none): an exit() from a signal handler
   // that interrupted that very thread must not wait for the lock.
@@ -144,10 +146,11 @@ void stop_if_unhealthy(Recorder& r) {
 // Device name and capacity, once per device, asked outside the lock.
 void describe_device_once(Recorder& r, int device) {
   if (device < 0 || device >= kMaxDevices) return;
+  if (r.device_described[device].load(std::memory_order_relaxed)) return;
   {
     Locked guard(r);
-    if (r.state != State::Recording || r.device_described[device]) return;
-    r.device_described[device] = true;
+    if (r.state != State::Recording || r.device_described[device].load(std::memory_order_relaxed)) return;
+    r.device_described[device].store(true, std::memory_order_relaxed);
   }
   trace::DeviceInfo info = describe_device(device);
   Locked guard(r);
@@ -385,7 +388,7 @@ void after_fork_in_child() {
   r.model = ProcessMemory{};
   r.stacks.clear();
   r.trace_path.clear();
-  std::fill(std::begin(r.device_described), std::end(r.device_described), false);
+  for (auto& described : r.device_described) described.store(false, std::memory_order_relaxed);
   r.any_failure = false;
   r.state = State::Idle;
   tls_thread_id = 0;

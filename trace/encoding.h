@@ -17,11 +17,16 @@ class Encoder {
   explicit Encoder(std::string& out) : out_(out) { out_.clear(); }
 
   void u64(uint64_t value) {
+    // Encoded on the stack and appended once: a push_back per byte costs a
+    // capacity check and a terminator store each, on every allocation.
+    char bytes[10];
+    size_t length = 0;
     while (value >= 0x80) {
-      out_.push_back(static_cast<char>((value & 0x7f) | 0x80));
+      bytes[length++] = static_cast<char>((value & 0x7f) | 0x80);
       value >>= 7;
     }
-    out_.push_back(static_cast<char>(value));
+    bytes[length++] = static_cast<char>(value);
+    out_.append(bytes, length);
   }
   void i64(int64_t value) {  // zigzag, so -1 stays one byte
     u64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
@@ -33,6 +38,27 @@ class Encoder {
 
  private:
   std::string& out_;
+};
+
+// The same encoding into a buffer on the caller's stack, for records of a
+// known maximum size (events): no allocation, no capacity checks.
+class FixedEncoder {
+ public:
+  explicit FixedEncoder(uint8_t* out) : out_(out) {}
+
+  void u64(uint64_t value) {
+    while (value >= 0x80) {
+      out_[length_++] = static_cast<uint8_t>((value & 0x7f) | 0x80);
+      value >>= 7;
+    }
+    out_[length_++] = static_cast<uint8_t>(value);
+  }
+  void i64(int64_t value) { u64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63)); }
+  std::string_view bytes() const { return {reinterpret_cast<const char*>(out_), length_}; }
+
+ private:
+  uint8_t* out_;
+  size_t length_ = 0;
 };
 
 // Reads what Encoder wrote; every read is bounds-checked and a failure

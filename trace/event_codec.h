@@ -7,7 +7,12 @@
 
 namespace oomtrace::trace {
 
-inline void encode_event(Encoder& out, const Event& event) {
+// An Event's body is at most 11 varints of at most 10 bytes.
+inline constexpr size_t kMaxEventBytes = 110;
+
+// Out: Encoder, or FixedEncoder for the hot path.
+template <typename Out>
+void encode_event(Out& out, const Event& event) {
   out.u64(static_cast<uint64_t>(event.type));
   out.u64(static_cast<uint64_t>(event.api));
   out.i64(event.device);

@@ -1,5 +1,6 @@
 #include "trace/mapped_file_sink.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -7,10 +8,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older glibc headers lack the name
+#endif
+
 namespace oomtrace::trace {
 namespace {
 
 constexpr size_t kWindowBytes = 8 << 20;
+constexpr uint64_t kPopulateBytes = 1 << 20;
 constexpr uint64_t kPageBytes = 4096;
 
 size_t varint_length(uint64_t value) {
@@ -82,7 +88,25 @@ bool MappedFileSink::map_window_at(uint64_t offset) {
   window_ = static_cast<uint8_t*>(window);
   window_start_ = start;
   window_length_ = kWindowBytes;
+  populated_end_ = start;
   return true;
+}
+
+// A first write to each page of a shared file mapping is a page fault, and
+// in a virtual machine a costly one: one every ~150 events. One madvise
+// per kPopulateBytes maps the next pages writable in a single call instead
+// (Linux 5.14; elsewhere the faults simply stay).
+void MappedFileSink::populate_ahead() {
+  uint64_t window_end = window_start_ + window_length_;
+  uint64_t from = std::max(populated_end_, pos_ & ~(kPageBytes - 1));
+  uint64_t to = std::min(window_end, from + kPopulateBytes);
+  populated_end_ = to;
+  if (!can_populate_ || to <= from) return;
+  int saved = errno;
+  if (::madvise(window_ + (from - window_start_), to - from, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+    can_populate_ = false;
+  }
+  errno = saved;
 }
 
 bool MappedFileSink::reserve(size_t bytes) {
@@ -105,6 +129,7 @@ bool MappedFileSink::append(std::string_view bytes) {
 bool MappedFileSink::append_record(uint8_t type, std::string_view payload) {
   size_t total = 1 + varint_length(payload.size()) + payload.size();
   if (!reserve(total)) return false;
+  if (pos_ + total > populated_end_) populate_ahead();
   uint8_t* record = window_ + (pos_ - window_start_);
   uint8_t* body = put_varint(record + 1, payload.size());
   std::memcpy(body, payload.data(), payload.size());

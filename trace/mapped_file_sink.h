@@ -45,6 +45,7 @@ class MappedFileSink {
  private:
   bool reserve(size_t bytes);
   bool map_window_at(uint64_t offset);
+  void populate_ahead();
   void unmap();
 
   int fd_ = -1;
@@ -53,6 +54,8 @@ class MappedFileSink {
   size_t window_length_ = 0;
   uint64_t pos_ = 0;
   uint64_t allocated_ = 0;
+  uint64_t populated_end_ = 0;  // file offset up to which the window is prefaulted
+  bool can_populate_ = true;    // false where the kernel lacks MADV_POPULATE_WRITE
 };
 
 }  // namespace oomtrace::trace

@@ -64,9 +64,10 @@ void TraceWriter::write_stack(const StackInfo& stack) {
 }
 
 void TraceWriter::write_event(const Event& event) {
-  Encoder out(payload_);
+  uint8_t body[kMaxEventBytes];
+  FixedEncoder out(body);
   encode_event(out, event);
-  emit(RecordType::Event);
+  if (healthy_) healthy_ = sink_.append_record(static_cast<uint8_t>(RecordType::Event), out.bytes());
   ++events_;
 }
 

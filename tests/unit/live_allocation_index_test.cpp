@@ -119,7 +119,7 @@ TEST_CASE("random inserts, removals and lookups agree with an ordered map", "[li
   // Emptied completely, then refilled: nothing left behind.
   for (const auto& [address, allocation] : expected) REQUIRE(index.take(address));
   CHECK(index.empty());
-  CHECK(index.memory_bytes() == 0);
+  CHECK(index.memory_bytes() <= LiveAllocationIndex::kChunkEntries * 32 + 128);  // one chunk kept for reuse
   index.insert_or_assign(allocation_at(512, 512));
   CHECK(index.find(512));
 }
