@@ -11,6 +11,7 @@
 #include "report/format_bytes.h"
 #include "report/suggestions.h"
 #include "report/whatif.h"
+#include "report/whatif_inputs.h"
 
 namespace oomtrace::report {
 namespace {
@@ -98,6 +99,17 @@ class ReplayCache {
   std::map<Key, std::optional<ReplayFinding>> findings_;
 };
 
+// The sweep replays the recording a dozen times, at the exit of the traced
+// program when the library writes the report: past this many events the
+// report leaves it to `oomtrace whatif`.
+constexpr size_t kMaxEventsReplayedInReport = 1'000'000;
+
+std::optional<ReplayFinding> replay_input(const WhatIfInputResult& input, const WhatIfOptions& options,
+                                          const std::string& path) {
+  if (!input.input || input.input->recording.events.size() > kMaxEventsReplayedInReport) return std::nullopt;
+  return finding_from(analyze_whatif(*input.input, options), path);
+}
+
 WhatIfOptions sweep_at(int device, std::optional<uint64_t> capacity) {
   WhatIfOptions options;
   options.capacity = capacity;
@@ -133,12 +145,13 @@ void add_replay_findings(const trace::Trace& trace, const AllocatorSettings& set
     Capacity capacity = capacity_for(failure);
     if (const PytorchSnapshotReport* snapshot = snapshot_for(report, i)) {
       failure.replay = cache.get(snapshot, failure.device, capacity.bytes, [&] {
-        return finding_from(analyze_whatif(*snapshot->snapshot, sweep_at(failure.device, capacity.bytes)),
-                            snapshot->path);
+        return replay_input(whatif_input_from_snapshot(*snapshot->snapshot, failure.device),
+                            sweep_at(failure.device, capacity.bytes), snapshot->path);
       });
     } else if (framework_family(failure, settings) == "pytorch") {
       failure.replay = cache.get(&trace, failure.device, capacity.bytes, [&] {
-        return finding_from(analyze_whatif(trace, sweep_at(failure.device, capacity.bytes)), trace.path);
+        return replay_input(whatif_input_from_trace(trace, failure.device), sweep_at(failure.device, capacity.bytes),
+                            trace.path);
       });
     }
     if (failure.replay && capacity.bytes) failure.replay->capacity_source = capacity.source;

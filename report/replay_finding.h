@@ -4,7 +4,9 @@
 // or the trace holds the program's blocks (pool API) of a PyTorch-style
 // caching allocator, the recorded requests are replayed through the model
 // (report/whatif.h) at the memory the process could have had, under the
-// recorded settings and the sweep's alternatives.
+// recorded settings and the sweep's alternatives. Recordings of more than a
+// million events are left to `oomtrace whatif` (the report may be written at
+// the traced program's exit).
 #pragma once
 
 #include "report/allocator_settings.h"
