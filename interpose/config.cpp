@@ -21,6 +21,17 @@ bool parse_flag(const char* name, bool fallback, std::vector<std::string>& probl
   return fallback;
 }
 
+StackMode parse_stack_mode(std::vector<std::string>& problems) {
+  const char* value = std::getenv("OOMTRACE_STACKS");
+  if (!value || !*value) return StackMode::Unwinder;
+  std::string_view text(value);
+  if (text == "fp") return StackMode::FramePointers;
+  if (text == "1" || text == "true" || text == "on" || text == "yes" || text == "dwarf") return StackMode::Unwinder;
+  if (text == "0" || text == "false" || text == "off" || text == "no") return StackMode::Off;
+  problems.push_back(std::string("OOMTRACE_STACKS=") + value + " is not 0, 1 or fp; using 1");
+  return StackMode::Unwinder;
+}
+
 std::string directory_of_this_library() {
   Dl_info info{};
   if (!dladdr(reinterpret_cast<void*>(&directory_of_this_library), &info) || !info.dli_fname) {
@@ -56,7 +67,7 @@ Config read_config() {
                                 " is not an existing folder; writing to the current folder");
     }
   }
-  config.native_stacks = parse_flag("OOMTRACE_STACKS", true, config.problems);
+  config.stacks = parse_stack_mode(config.problems);
   config.quiet = parse_flag("OOMTRACE_QUIET", false, config.problems);
   // Read by the exec hooks from the new program's environment (no config
   // there: they may run in a vforked child); checked here to warn once.

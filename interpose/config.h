@@ -8,9 +8,16 @@
 
 namespace oomtrace::interpose {
 
+// How the native stack of each allocation is taken (OOMTRACE_STACKS).
+enum class StackMode {
+  Off,            // 0: none (failures still get one, from the unwinder)
+  Unwinder,       // 1: the C++ runtime's DWARF unwinder; right for any code
+  FramePointers,  // fp: follows frame pointers; fast, for code built with them
+};
+
 struct Config {
   std::string output_dir = ".";  // OOMTRACE_DIR
-  bool native_stacks = true;     // OOMTRACE_STACKS=0|1
+  StackMode stacks = StackMode::Unwinder;
   bool quiet = false;            // OOMTRACE_QUIET=1: no line on stderr at exit
   std::string cli_path;          // OOMTRACE_CLI, else `oomtrace` beside the library
   std::vector<std::string> problems;  // one line per rejected variable

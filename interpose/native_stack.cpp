@@ -1,6 +1,7 @@
 #include "interpose/native_stack.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <unwind.h>
 
 #include "interpose/symbol_resolution.h"
@@ -68,6 +69,54 @@ void capture_native_stack(RawStack& stack) {
   stack.depth = 0;
   UnwindState state{&stack, false};
   _Unwind_Backtrace(&collect_frame, &state);
+}
+
+namespace {
+
+struct StackBounds {
+  uintptr_t low = 0;
+  uintptr_t high = 0;
+};
+
+thread_local StackBounds tls_stack_bounds __attribute__((tls_model("initial-exec")));
+
+StackBounds this_thread_stack() {
+  if (tls_stack_bounds.high != 0) return tls_stack_bounds;
+  pthread_attr_t attributes;
+  if (pthread_getattr_np(pthread_self(), &attributes) != 0) return {};
+  void* low = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attributes, &low, &size) == 0) {
+    tls_stack_bounds = {reinterpret_cast<uintptr_t>(low), reinterpret_cast<uintptr_t>(low) + size};
+  }
+  pthread_attr_destroy(&attributes);
+  return tls_stack_bounds;
+}
+
+}  // namespace
+
+// A frame record is {saved frame pointer, return address} at the frame
+// pointer (x86-64 and AArch64 alike); callers' records lie higher up.
+__attribute__((noinline)) void capture_frame_pointer_stack(RawStack& stack) {
+  stack.depth = 0;
+  StackBounds bounds = this_thread_stack();
+  auto frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  bool past_this_library = false;
+  while (stack.depth < kMaxStackDepth) {
+    if (frame < bounds.low || frame > bounds.high - 2 * sizeof(uintptr_t) || frame % sizeof(uintptr_t) != 0) {
+      break;
+    }
+    const auto* record = reinterpret_cast<const uintptr_t*>(frame);
+    uintptr_t next = record[0];
+    uintptr_t return_address = record[1];
+    if (return_address == 0) break;
+    if (past_this_library || !is_inside_this_library(reinterpret_cast<void*>(return_address))) {
+      past_this_library = true;
+      stack.frames[stack.depth++] = return_address;
+    }
+    if (next <= frame) break;
+    frame = next;
+  }
 }
 
 uint32_t StackInterner::intern_frame(uintptr_t address, trace::TraceWriter& writer) {

@@ -1,8 +1,20 @@
-// Native call stacks: captured with the unwinder of the C++ runtime (libgcc's
-// _Unwind_Backtrace, which glibc's _dl_find_object makes cheap), frames of
-// liboomtrace.so itself left out, and interned: each distinct stack and each
-// distinct return address is written to the trace once, so an event carries
-// one small id.
+// Native call stacks, frames of liboomtrace.so itself left out, interned:
+// each distinct stack and each distinct return address is written to the
+// trace once, so an event carries one small id. Two ways to take them:
+//
+//   unwinder        libgcc's _Unwind_Backtrace, reading the DWARF call-frame
+//                   information every object carries: right for any code,
+//                   about 130 ns a frame (it interprets each frame's rules);
+//   frame pointers  follows the chain of saved frame pointers: a few ns a
+//                   frame, but only as deep as the code keeps them
+//                   (-fno-omit-frame-pointer); reads only the thread's own
+//                   stack, checked against its bounds, so a broken chain
+//                   ends the stack early instead of faulting.
+//
+// Debian's libunwind, whose cached fast trace heaptrack uses, cannot be
+// compiled in: its static archive is not position-independent, and its
+// shared library exports _Unwind_* and would take over the program's C++
+// exception unwinding.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +34,8 @@ struct RawStack {
 
 // Outside any lock: unwinding may take the loader's lock.
 void capture_native_stack(RawStack& stack);
+// Never takes a lock; the first call on a thread reads its stack bounds.
+void capture_frame_pointer_stack(RawStack& stack);
 
 class StackInterner {
  public:

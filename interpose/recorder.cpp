@@ -186,7 +186,18 @@ void write_event(Recorder& r, Event event, const RawStack* stack) {
 
 bool wants_stacks(Recorder& r) {
   // Read without the lock: a stale answer costs one stack more or less.
-  return r.state == State::Idle || (r.state == State::Recording && r.config.native_stacks);
+  return r.state == State::Idle || (r.state == State::Recording && r.config.stacks != StackMode::Off);
+}
+
+// The stack of an allocation, the configured way. Before the trace is open
+// the settings are not read yet: the unwinder, right for any code. A
+// failure always gets the unwinder's stack: it is rare and worth the most.
+void capture_allocation_stack(Recorder& r, RawStack& stack) {
+  if (r.state == State::Recording && r.config.stacks == StackMode::FramePointers) {
+    capture_frame_pointer_stack(stack);
+  } else {
+    capture_native_stack(stack);
+  }
 }
 
 // A second copy of the library in the process records nothing (instance_guard.h).
@@ -201,7 +212,7 @@ void record_allocation(Api api, int device, uint64_t address, uint64_t size, uin
   if (!accepting(r)) return;
   RawStack stack;
   bool with_stack = wants_stacks(r);
-  if (with_stack) capture_native_stack(stack);
+  if (with_stack) capture_allocation_stack(r, stack);
   write_event(r, make_event(EventType::Alloc, api, device, address, size, stream),
               with_stack ? &stack : nullptr);
   if (device != kHostDevice) describe_device_once(r, device);
@@ -236,7 +247,7 @@ void record_pool_block(Api api, uint64_t address, uint64_t size) {
   EventType type = api_is_free(api) ? EventType::Free : EventType::Alloc;
   RawStack stack;
   bool with_stack = type == EventType::Alloc && wants_stacks(r);
-  if (with_stack) capture_native_stack(stack);
+  if (with_stack) capture_allocation_stack(r, stack);
   write_event(r, make_event(type, api, kHostDevice, address, size, 0),
               with_stack ? &stack : nullptr);
 }

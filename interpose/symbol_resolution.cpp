@@ -1,5 +1,7 @@
 #include "interpose/symbol_resolution.h"
 
+#include <algorithm>
+
 #include <atomic>
 #include <dlfcn.h>
 #include <link.h>
@@ -75,10 +77,46 @@ void* loaded_driver_handle() {
   return handle;
 }
 
+namespace {
+
+struct AddressRange {
+  uintptr_t begin = 0;
+  uintptr_t end = 0;
+};
+
+// The span of this library's loaded segments, found once: the stack
+// capture asks for every frame, and dladdr takes the loader's lock.
+int find_own_segments(struct dl_phdr_info* info, size_t, void* data) {
+  auto* range = static_cast<AddressRange*>(data);
+  if (reinterpret_cast<void*>(info->dlpi_addr) != this_library_base()) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_LOAD) continue;
+    uintptr_t begin = info->dlpi_addr + segment.p_vaddr;
+    uintptr_t end = begin + segment.p_memsz;
+    if (range->begin == 0 || begin < range->begin) range->begin = begin;
+    range->end = std::max(range->end, end);
+  }
+  return 1;
+}
+
+AddressRange own_segments() {
+  static const AddressRange range = [] {
+    AddressRange found;
+    dl_iterate_phdr(&find_own_segments, &found);
+    return found;
+  }();
+  return range;
+}
+
+}  // namespace
+
 bool is_inside_this_library(const void* address) {
+  AddressRange range = own_segments();
+  auto value = reinterpret_cast<uintptr_t>(address);
+  if (range.end != 0) return value >= range.begin && value < range.end;
   Dl_info info{};
-  if (!dladdr(address, &info)) return false;
-  return info.dli_fbase == this_library_base();
+  return dladdr(address, &info) && info.dli_fbase == this_library_base();
 }
 
 void* find_real_symbol(const char* name, bool is_driver_function) {

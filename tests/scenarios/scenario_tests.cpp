@@ -296,6 +296,32 @@ TEST_CASE("the failure's stack reaches into the program") {
   CHECK(in_program);
 }
 
+TEST_CASE("OOMTRACE_STACKS=fp: allocation stacks from frame pointers reach into the program") {
+  Env env = kEightGiB;
+  env["OOMTRACE_STACKS"] = "fp";
+  RunResult run_result = run({runtime_scenario(), "exhausted"}, env);
+  INFO(run_result.err);
+  CHECK(run_result.err.find("OOMTRACE_STACKS") == std::string::npos);  // accepted, no warning
+  json report = run_result.report();
+  REQUIRE_FALSE(report["live_at_end"].empty());
+  const json& top = report["live_at_end"][0]["top"];
+  REQUIRE_FALSE(top.empty());
+  for (const json& allocation : top) {
+    const json& stack = allocation["stack"];
+    REQUIRE_FALSE(stack.empty());
+    bool in_program = false;
+    bool reaches_main = false;
+    for (const json& frame : stack) {
+      std::string text = frame.get<std::string>();
+      in_program = in_program || text.find("scenario_runtime") != std::string::npos;
+      reaches_main = reaches_main || text.rfind("main+", 0) == 0;
+      CHECK(text.find("liboomtrace") == std::string::npos);
+    }
+    CHECK(in_program);
+    CHECK(reaches_main);
+  }
+}
+
 TEST_CASE("oomtrace run: preloads, runs, prints the report, keeps the exit code") {
   RunResult run_result =
       run({cli(), "run", "--", runtime_scenario(), "exhausted"}, kEightGiB, false);
