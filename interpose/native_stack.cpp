@@ -97,7 +97,10 @@ StackBounds this_thread_stack() {
 
 // A frame record is {saved frame pointer, return address} at the frame
 // pointer (x86-64 and AArch64 alike); callers' records lie higher up.
-__attribute__((noinline)) void capture_frame_pointer_stack(RawStack& stack) {
+// Not instrumented: a chain broken by code without frame pointers may lead
+// anywhere in the thread's stack, a sanitizer's redzones included; the
+// bounds check is what keeps those reads safe.
+__attribute__((noinline)) OOMTRACE_NOT_SANITIZED void capture_frame_pointer_stack(RawStack& stack) {
   stack.depth = 0;
   StackBounds bounds = this_thread_stack();
   auto frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
