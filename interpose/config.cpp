@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <optional>
 #include <string_view>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,12 +11,17 @@
 namespace oomtrace::interpose {
 namespace {
 
+// The spellings of on and off every flag accepts; nullopt for anything else.
+std::optional<bool> flag_value(std::string_view text) {
+  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
+  return std::nullopt;
+}
+
 bool parse_flag(const char* name, bool fallback, std::vector<std::string>& problems) {
   const char* value = std::getenv(name);
   if (!value || !*value) return fallback;
-  std::string_view text(value);
-  if (text == "1" || text == "true" || text == "on" || text == "yes") return true;
-  if (text == "0" || text == "false" || text == "off" || text == "no") return false;
+  if (std::optional<bool> flag = flag_value(value)) return *flag;
   problems.push_back(std::string(name) + "=" + value + " is not 0 or 1; using " +
                      (fallback ? "1" : "0"));
   return fallback;
@@ -26,8 +32,8 @@ StackMode parse_stack_mode(std::vector<std::string>& problems) {
   if (!value || !*value) return StackMode::Unwinder;
   std::string_view text(value);
   if (text == "fp") return StackMode::FramePointers;
-  if (text == "1" || text == "true" || text == "on" || text == "yes" || text == "dwarf") return StackMode::Unwinder;
-  if (text == "0" || text == "false" || text == "off" || text == "no") return StackMode::Off;
+  if (text == "dwarf") return StackMode::Unwinder;
+  if (std::optional<bool> flag = flag_value(text)) return *flag ? StackMode::Unwinder : StackMode::Off;
   problems.push_back(std::string("OOMTRACE_STACKS=") + value + " is not 0, 1 or fp; using 1");
   return StackMode::Unwinder;
 }

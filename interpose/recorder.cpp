@@ -326,16 +326,19 @@ namespace {
 // locking or allocating: for signal handlers and exits that interrupted a
 // hook. Otherwise the trace stays without a trailer, which readers accept
 // as "ended abruptly".
+// With the lock held and the trace open: the trailer, and no more records.
+void write_trailer(Recorder& r, const char* reason) {
+  trace::Trailer trailer;
+  trailer.events = r.writer.events_written();
+  trailer.end_time_ns = monotonic_ns() - r.start_ns;
+  trailer.exit_reason = reason;
+  r.writer.finish(trailer);
+  r.state = State::Finished;
+}
+
 void finish_without_blocking(Recorder& r, const char* reason) {
   if (pthread_mutex_trylock(&r.lock) != 0) return;
-  if (r.state == State::Recording) {
-    trace::Trailer trailer;
-    trailer.events = r.writer.events_written();
-    trailer.end_time_ns = monotonic_ns() - r.start_ns;
-    trailer.exit_reason = reason;
-    r.writer.finish(trailer);
-    r.state = State::Finished;
-  }
+  if (r.state == State::Recording) write_trailer(r, reason);
   pthread_mutex_unlock(&r.lock);
 }
 
@@ -358,12 +361,7 @@ void finish_recording(const char* reason) {
   {
     Locked guard(r);
     if (r.state != State::Recording) return;
-    trace::Trailer trailer;
-    trailer.events = r.writer.events_written();
-    trailer.end_time_ns = monotonic_ns() - r.start_ns;
-    trailer.exit_reason = reason;
-    r.writer.finish(trailer);
-    r.state = State::Finished;
+    write_trailer(r, reason);
     path = r.trace_path;
     quiet = r.config.quiet;
     any_failure = r.any_failure;

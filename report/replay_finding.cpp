@@ -104,18 +104,14 @@ class ReplayCache {
 // report leaves it to `oomtrace whatif`.
 constexpr size_t kMaxEventsReplayedInReport = 1'000'000;
 
-std::optional<ReplayFinding> replay_input(const WhatIfInputResult& input, const WhatIfOptions& options,
+std::optional<ReplayFinding> replay_input(const WhatIfInputResult& input, const Capacity& capacity, int device,
                                           const std::string& path) {
   if (!input.input || input.input->recording.events.size() > kMaxEventsReplayedInReport) return std::nullopt;
-  return finding_from(analyze_whatif(*input.input, options), path);
-}
-
-WhatIfOptions sweep_at(int device, std::optional<uint64_t> capacity) {
-  WhatIfOptions options;
-  options.capacity = capacity;
-  options.sweep = true;
-  options.device = device;
-  return options;
+  std::optional<ReplayFinding> finding =
+      finding_from(analyze_whatif(*input.input, sweep_options(capacity.bytes, device)), path);
+  // Without a capacity of ours the replay chose one and said why.
+  if (finding && capacity.bytes) finding->capacity_source = capacity.source;
+  return finding;
 }
 
 std::string percent(double share) {
@@ -145,16 +141,14 @@ void add_replay_findings(const trace::Trace& trace, const AllocatorSettings& set
     Capacity capacity = capacity_for(failure);
     if (const PytorchSnapshotReport* snapshot = snapshot_for(report, i)) {
       failure.replay = cache.get(snapshot, failure.device, capacity.bytes, [&] {
-        return replay_input(whatif_input_from_snapshot(*snapshot->snapshot, failure.device),
-                            sweep_at(failure.device, capacity.bytes), snapshot->path);
+        return replay_input(whatif_input_from_snapshot(*snapshot->snapshot, failure.device), capacity,
+                            failure.device, snapshot->path);
       });
     } else if (framework_family(failure, settings) == "pytorch") {
       failure.replay = cache.get(&trace, failure.device, capacity.bytes, [&] {
-        return replay_input(whatif_input_from_trace(trace, failure.device), sweep_at(failure.device, capacity.bytes),
-                            trace.path);
+        return replay_input(whatif_input_from_trace(trace, failure.device), capacity, failure.device, trace.path);
       });
     }
-    if (failure.replay && capacity.bytes) failure.replay->capacity_source = capacity.source;
   }
 }
 
@@ -171,9 +165,10 @@ void apply_replay_finding(FailureReport& failure, const AllocatorSettings& setti
                                 [&](const Suggestion& s) { return sets_allocator_conf(s, settings); });
   failure.suggestions.erase(guessed, failure.suggestions.end());
   if (!finding.recommended_settings) {
-    failure.explanation += " " + std::string(1, static_cast<char>(std::toupper(replayed(finding)[0]))) +
-                           replayed(finding).substr(1) + ", no allocator setting tried avoids the failure: "
-                           "the memory the step needs must shrink.";
+    std::string sentence = replayed(finding);
+    sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
+    failure.explanation += " " + sentence +
+                           ", no allocator setting tried avoids the failure: the memory the step needs must shrink.";
     return;
   }
   std::string reason = replayed(finding) + ": with the recorded settings (" + finding.recorded_settings +

@@ -230,21 +230,22 @@ std::optional<BestSetting> best_of(const WhatIfResult& result) {
   return BestSetting{best->settings, best->config, best->peak_reserved_bytes, best->recorded};
 }
 
-WhatIfOptions sweep_with(std::optional<uint64_t> capacity) {
+}  // namespace
+
+WhatIfOptions sweep_options(std::optional<uint64_t> capacity, std::optional<int> device) {
   WhatIfOptions options;
   options.capacity = capacity;
   options.sweep = true;
+  options.device = device;
   return options;
 }
 
-}  // namespace
-
 std::optional<BestSetting> best_setting(const TorchSnapshot& snapshot, std::optional<uint64_t> capacity) {
-  return best_of(analyze_whatif(snapshot, sweep_with(capacity)));
+  return best_of(analyze_whatif(snapshot, sweep_options(capacity)));
 }
 
 std::optional<BestSetting> best_setting(const trace::Trace& trace, std::optional<uint64_t> capacity) {
-  return best_of(analyze_whatif(trace, sweep_with(capacity)));
+  return best_of(analyze_whatif(trace, sweep_options(capacity)));
 }
 
 }  // namespace oomtrace::report

@@ -73,6 +73,10 @@ WhatIfResult analyze_whatif(const WhatIfInput& input, const WhatIfOptions& optio
 WhatIfResult analyze_whatif(const TorchSnapshot& snapshot, const WhatIfOptions& options);
 WhatIfResult analyze_whatif(const trace::Trace& trace, const WhatIfOptions& options);
 
+// The options of a sweep (the recorded settings and every alternative) at
+// `capacity`, on `device` (default: the device with the most events).
+WhatIfOptions sweep_options(std::optional<uint64_t> capacity, std::optional<int> device = std::nullopt);
+
 // The alternatives --sweep tries, built on the recorded settings.
 std::vector<caching::AllocatorConfig> sweep_alternatives(const caching::AllocatorConfig& recorded);
 

@@ -10,6 +10,31 @@
 
 namespace oomtrace::trace {
 
+// The one varint writer: Encoder, FixedEncoder and the record framing of
+// the file sink all use it.
+inline uint8_t* put_varint(uint8_t* out, uint64_t value) {
+  while (value >= 0x80) {
+    *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(value);
+  return out;
+}
+
+// Signed values zigzagged, so that -1 stays one byte.
+inline uint64_t zigzag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+}
+
+inline size_t varint_length(uint64_t value) {
+  size_t length = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++length;
+  }
+  return length;
+}
+
 // Appends into a caller-owned byte string; reused between records so the
 // hot path allocates only when a record is larger than any before it.
 class Encoder {
@@ -19,18 +44,11 @@ class Encoder {
   void u64(uint64_t value) {
     // Encoded on the stack and appended once: a push_back per byte costs a
     // capacity check and a terminator store each, on every allocation.
-    char bytes[10];
-    size_t length = 0;
-    while (value >= 0x80) {
-      bytes[length++] = static_cast<char>((value & 0x7f) | 0x80);
-      value >>= 7;
-    }
-    bytes[length++] = static_cast<char>(value);
-    out_.append(bytes, length);
+    uint8_t bytes[10];
+    size_t length = static_cast<size_t>(put_varint(bytes, value) - bytes);
+    out_.append(reinterpret_cast<const char*>(bytes), length);
   }
-  void i64(int64_t value) {  // zigzag, so -1 stays one byte
-    u64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63));
-  }
+  void i64(int64_t value) { u64(zigzag(value)); }
   void str(std::string_view value) {
     u64(value.size());
     out_.append(value);
@@ -46,14 +64,8 @@ class FixedEncoder {
  public:
   explicit FixedEncoder(uint8_t* out) : out_(out) {}
 
-  void u64(uint64_t value) {
-    while (value >= 0x80) {
-      out_[length_++] = static_cast<uint8_t>((value & 0x7f) | 0x80);
-      value >>= 7;
-    }
-    out_[length_++] = static_cast<uint8_t>(value);
-  }
-  void i64(int64_t value) { u64((static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63)); }
+  void u64(uint64_t value) { length_ = static_cast<size_t>(put_varint(out_ + length_, value) - out_); }
+  void i64(int64_t value) { u64(zigzag(value)); }
   std::string_view bytes() const { return {reinterpret_cast<const char*>(out_), length_}; }
 
  private:
@@ -93,6 +105,7 @@ class Decoder {
   }
   // Fields appended by a later minor version are optional: absent means 0.
   bool at_end() const { return pos_ >= size_; }
+  size_t consumed() const { return pos_; }
   bool ok() const { return ok_; }
 
  private:

@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "trace/encoding.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14; older glibc headers lack the name
 #endif
@@ -19,24 +21,6 @@ constexpr size_t kWindowBytes = 8 << 20;
 constexpr uint64_t kPopulateBytes = 1 << 20;
 constexpr size_t kPrefetchAhead = 256;
 constexpr uint64_t kPageBytes = 4096;
-
-size_t varint_length(uint64_t value) {
-  size_t length = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++length;
-  }
-  return length;
-}
-
-uint8_t* put_varint(uint8_t* out, uint64_t value) {
-  while (value >= 0x80) {
-    *out++ = static_cast<uint8_t>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<uint8_t>(value);
-  return out;
-}
 
 // Growing a file past the process's file size limit (ulimit -f) raises
 // SIGXFSZ, which kills the host program. Such a grow is refused here, before

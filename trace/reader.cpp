@@ -180,12 +180,9 @@ class RecordParser {
 // The varint after a record's type byte; returns how many bytes it took, 0
 // when the data ends inside it.
 size_t read_length(const uint8_t* data, size_t size, uint64_t& length) {
-  length = 0;
-  for (size_t i = 0; i < size && i < 10; ++i) {
-    length |= static_cast<uint64_t>(data[i] & 0x7f) << (7 * i);
-    if ((data[i] & 0x80) == 0) return i + 1;
-  }
-  return 0;
+  Decoder in(data, size);
+  length = in.u64();
+  return in.ok() ? in.consumed() : 0;
 }
 
 std::string describe_errno(int error) { return std::strerror(error); }

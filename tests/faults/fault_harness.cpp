@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 namespace faults {
-namespace {
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);
@@ -27,7 +26,11 @@ std::string read_file(const fs::path& path) {
   return content.str();
 }
 
-}  // namespace
+void add_sanitizer_option(Options& options, const char* variable, const char* option) {
+  if (const char* current = std::getenv(variable)) {
+    options.env[variable] = std::string(current) + ":" + option;
+  }
+}
 
 std::string program() { return FAULT_PROGRAM_PATH; }
 std::string library() { return OOMTRACE_LIBRARY_PATH; }

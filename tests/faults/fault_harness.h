@@ -65,6 +65,12 @@ RunResult wait(const Started& started, int timeout_s = 120);
 RunResult run(const std::vector<std::string>& argv, const Options& options = {},
               int timeout_s = 120);
 
+std::string read_file(const fs::path& path);
+
+// Appends `option` to a sanitizer's options (ASAN_OPTIONS, TSAN_OPTIONS) for
+// one run, when the test runs sanitized; nothing otherwise.
+void add_sanitizer_option(Options& options, const char* variable, const char* option);
+
 // `oomtrace report --format json TRACE`, parsed.
 nlohmann::json report_of(const fs::path& trace);
 

@@ -84,12 +84,8 @@ Options without_library(Options options) {
 // which the interrupted thread may hold (it hangs there without the library
 // too). The library's own exit path is what these tests check.
 Options exit_from_signal_handler(Options options) {
-  if (const char* asan = std::getenv("ASAN_OPTIONS")) {
-    options.env["ASAN_OPTIONS"] = std::string(asan) + ":detect_leaks=0";
-  }
-  if (const char* tsan = std::getenv("TSAN_OPTIONS")) {
-    options.env["TSAN_OPTIONS"] = std::string(tsan) + ":report_signal_unsafe=0";
-  }
+  add_sanitizer_option(options, "ASAN_OPTIONS", "detect_leaks=0");
+  add_sanitizer_option(options, "TSAN_OPTIONS", "report_signal_unsafe=0");
   return options;
 }
 
@@ -297,9 +293,7 @@ TEST_CASE("fork while 8 threads allocate: no deadlock, each process's counts exa
   // ThreadSanitizer lists the parent's threads in a forked child, where they
   // never end, and calls them leaked at the child's exit.
   Options options;
-  if (const char* tsan = std::getenv("TSAN_OPTIONS")) {
-    options.env["TSAN_OPTIONS"] = std::string(tsan) + ":report_thread_leaks=0";
-  }
+  add_sanitizer_option(options, "TSAN_OPTIONS", "report_thread_leaks=0");
   RunResult result = run({program(), "fork_threads", "8", "200", "5"}, options, 120);
   INFO("stderr: " << result.err);
   REQUIRE_FALSE(result.timed_out);

@@ -7,7 +7,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 
 #include "fault_harness.h"
@@ -15,13 +14,6 @@
 using namespace faults;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 unsigned permissions_of(const fs::path& path) {
   struct stat info{};
@@ -38,7 +30,7 @@ TEST_CASE("a symlink planted at the trace's path is not followed; files are priv
   RunResult result = run({program(), "plant_symlink", victim.string()});
   INFO("stderr: " << result.err);
   REQUIRE(result.exit_code == 0);
-  CHECK(read_text(victim) == "keep me\n");
+  CHECK(read_file(victim) == "keep me\n");
   // The planted name is skipped; the trace takes the next free one.
   std::vector<fs::path> names = result.files(".trace");
   REQUIRE(names.size() == 2);
@@ -92,7 +84,8 @@ TEST_CASE("no oomtrace beside the library and none named: nothing runs from the 
   options.working_dir = cwd;
   options.name_cli = false;
   options.preload = {library_copy()};  // a folder with no oomtrace in it
-  options.env = {{"PATH", cwd.string() + ":.:" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin")}};
+  const char* path = std::getenv("PATH");
+  options.env = {{"PATH", cwd.string() + ":.:" + (path ? path : "/usr/bin")}};
   RunResult result = run({program(), "segv"}, options);
   INFO("stderr: " << result.err);
   REQUIRE(result.signal == SIGSEGV);
