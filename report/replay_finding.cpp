@@ -172,8 +172,8 @@ void apply_replay_finding(FailureReport& failure, const AllocatorSettings& setti
     return;
   }
   std::string reason = replayed(finding) + ": with the recorded settings (" + finding.recorded_settings +
-                       ") it fails too, at event " + std::to_string(*finding.recorded_oom_at_event) +
-                       " of the input, as the run did; with this setting every request fits, peaking at " +
+                       ") it runs out of memory too, as the run did; with this setting every request fits, "
+                       "peaking at " +
                        format_bytes(*finding.predicted_peak_reserved_bytes) + " reserved (" +
                        percent(finding.fidelity) + " of recorded placements reproduced; `oomtrace whatif " +
                        finding.input_path + " --sweep` shows every setting tried)";
