@@ -47,6 +47,10 @@ struct WhatIfFidelity {
   uint64_t modelled_peak_reserved_bytes = 0;
 };
 
+// Settings whose predicted peaks lie within this share of the least rank as
+// equals, the one that changes fewest of the recorded settings first.
+constexpr double kPeakTolerance = 0.02;
+
 struct WhatIfAnalysis {
   std::string input_kind;  // "pytorch-snapshot", "oomtrace-trace"
   int device = 0;
@@ -60,7 +64,8 @@ struct WhatIfAnalysis {
   std::vector<size_t> ranking;  // indices into rows, best first
   std::vector<std::string> notes;
 
-  // The best row that avoids the failure; nullptr when none does.
+  // The best row that avoids the failure (see kPeakTolerance); nullptr when
+  // none does.
   const WhatIfRow* recommendation() const;
 };
 

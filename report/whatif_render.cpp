@@ -103,7 +103,8 @@ std::string recommendation(const WhatIfAnalysis& analysis) {
   }
   if (best->recorded) {
     return "Recommendation: keep the recorded settings (" + best->settings +
-           "): no alternative needs less. Predicted peak reserved " + format_bytes(best->peak_reserved_bytes) +
+           "): no alternative needs " +
+           std::to_string(static_cast<int>(kPeakTolerance * 100)) + " % less. Predicted peak reserved " + format_bytes(best->peak_reserved_bytes) +
            ", no out-of-memory at " + capacity + ".\n";
   }
   return "Recommendation: PYTORCH_CUDA_ALLOC_CONF=" + best->settings + " -- predicted peak reserved " +

@@ -119,7 +119,9 @@ TEST_CASE("PyTorch's policy, growing sequence: the first suggestion is the setti
   CHECK(replay["fidelity"] == 1.0);                    // every block at the address the program used
   REQUIRE(replay["recommended_settings"].is_string());
   std::string recommended = replay["recommended_settings"];
-  CHECK_THAT(recommended, Catch::Contains("expandable_segments:True"));
+  // Not its combination with roundup_power2_divisions:4, which peaks within
+  // 2 % of it (report/whatif.h, kPeakTolerance).
+  CHECK(recommended == "expandable_segments:True");
   CHECK(replay["predicted_peak_reserved_bytes"].get<uint64_t>() <= 3072 * kMiB);
   CHECK(failure["suggestions"][0]["setting"] == "PYTORCH_CUDA_ALLOC_CONF=" + recommended);
   CHECK_THAT(result.text_report(), Catch::Contains("oomtrace whatif"));
