@@ -8,15 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "child_process.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -40,31 +38,17 @@ constexpr double kTargetNoStacksNs = 100;
 constexpr double kTargetStacksNs = 500;
 constexpr double kTargetBytesPerLive = 64;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using test_support::read_file;
 
 // Runs argv with extra environment; stdout to `out`. Returns the exit code.
 int run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
         const fs::path& out) {
-  std::fflush(stdout);  // or the child writes our buffered lines a second time
-  pid_t child = fork();
-  if (child == 0) {
-    FILE* redirected = std::freopen(out.c_str(), "w", stdout);
-    if (!redirected) _exit(126);
-    for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  test_support::ChildSpec spec;
+  spec.argv = argv;
+  spec.set_env = env;
+  spec.stdout_path = out;
+  test_support::ChildExit exit = test_support::wait_for(test_support::spawn(spec));
+  return exit.signal ? 128 + exit.signal : exit.exit_code;
 }
 
 std::map<std::string, std::string> environment_for(const Variant& variant, const fs::path& dir) {
@@ -187,8 +171,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--min-time") min_time = argv[i + 1];
   }
-  fs::path dir = fs::temp_directory_path() / ("oomtrace-bench-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  fs::path dir = test_support::fresh_dir("oomtrace-bench");
 
   std::vector<std::map<std::string, double>> results;
   for (const Variant& variant : kVariants) results.push_back(run_benchmarks(variant, dir, min_time));

@@ -2,29 +2,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
-#include <fcntl.h>
-#include <fstream>
 #include <sched.h>
-#include <sstream>
 #include <sys/mount.h>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
 
 namespace faults {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 void add_sanitizer_option(Options& options, const char* variable, const char* option) {
   if (const char* current = std::getenv(variable)) {
@@ -50,26 +33,10 @@ std::string preload_value(const std::vector<std::string>& libraries) {
   return value;
 }
 
-fs::path fresh_dir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  fs::path dir = fs::temp_directory_path() / ("oomtrace-faults-" + std::to_string(getpid()) + "-" +
-                                              std::to_string(counter++) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return test_support::fresh_dir("oomtrace-faults-" + name); }
 
 std::vector<fs::path> RunResult::files(const std::string& suffix) const {
-  std::vector<fs::path> found;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name.size() >= suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      found.push_back(entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());
-  return found;
+  return test_support::files_ending_in(dir, suffix);
 }
 
 fs::path RunResult::only(const std::string& suffix) const {
@@ -88,61 +55,29 @@ Started start(const std::vector<std::string>& argv, const Options& options) {
   started.base = fresh_dir("run");
   started.dir = options.output_dir.empty() ? started.base / "out" : options.output_dir;
   fs::create_directories(started.base / "out");
-  fs::path out_path = started.base / "stdout.txt";
-  fs::path err_path = started.base / "stderr.txt";
-  std::string preload = options.preload.empty() ? std::string{} : preload_value(options.preload);
-  pid_t child = fork();
-  if (child == 0) {
-    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    fs::path cwd = options.working_dir.empty() ? started.base : options.working_dir;
-    if (chdir(cwd.c_str()) != 0) _exit(120);
-    setenv("LD_LIBRARY_PATH", FAKE_CUDA_DIR, 1);
-    setenv("OOMTRACE_DIR", started.dir.c_str(), 1);
-    if (options.name_cli) {
-      setenv("OOMTRACE_CLI", OOMTRACE_CLI_PATH, 1);
-    } else {
-      unsetenv("OOMTRACE_CLI");
-    }
-    unsetenv("OOMTRACE_FOLLOW_EXEC");
-    unsetenv("LD_PRELOAD");
-    if (!preload.empty()) setenv("LD_PRELOAD", preload.c_str(), 1);
-    for (const auto& [key, value] : options.env) setenv(key.c_str(), value.c_str(), 1);
-    if (options.file_size_limit != RLIM_INFINITY) {
-      rlimit limit{options.file_size_limit, options.file_size_limit};
-      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(121);
-    }
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  started.pid = child;
+  test_support::ChildSpec spec;
+  spec.argv = argv;
+  spec.working_dir = options.working_dir.empty() ? started.base : options.working_dir;
+  spec.stdout_path = started.base / "stdout.txt";
+  spec.stderr_path = started.base / "stderr.txt";
+  spec.file_size_limit = options.file_size_limit;
+  spec.unset_env = {"OOMTRACE_FOLLOW_EXEC", "LD_PRELOAD"};
+  if (!options.name_cli) spec.unset_env.push_back("OOMTRACE_CLI");
+  spec.set_env = {{"LD_LIBRARY_PATH", FAKE_CUDA_DIR}, {"OOMTRACE_DIR", started.dir.string()}};
+  if (options.name_cli) spec.set_env["OOMTRACE_CLI"] = OOMTRACE_CLI_PATH;
+  if (!options.preload.empty()) spec.set_env["LD_PRELOAD"] = preload_value(options.preload);
+  for (const auto& [key, value] : options.env) spec.set_env[key] = value;
+  started.pid = test_support::spawn(spec);
   return started;
 }
 
 RunResult wait(const Started& started, int timeout_s) {
+  test_support::ChildExit exit = test_support::wait_for(started.pid, std::chrono::seconds(timeout_s));
   RunResult result;
   result.dir = started.dir;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    pid_t done = waitpid(started.pid, &status, WNOHANG);
-    if (done == started.pid) break;
-    if (done < 0 && errno != EINTR) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      result.timed_out = true;
-      kill(started.pid, SIGKILL);
-      waitpid(started.pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  result.exit_code = exit.exit_code;
+  result.signal = exit.signal;
+  result.timed_out = exit.timed_out;
   result.out = read_file(started.base / "stdout.txt");
   result.err = read_file(started.base / "stderr.txt");
   return result;

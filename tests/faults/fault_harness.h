@@ -1,5 +1,6 @@
 // Runs fault_program (or any command) under liboomtrace.so on the simulated
-// device, like tests/scenarios/scenario_harness.h, with what fault tests
+// device, like tests/scenarios/scenario_harness.h (both start programs with
+// tests/support/child_process.h), with what fault tests
 // need besides: a process started in the background (to be killed from
 // outside), a time limit (a deadlock fails the test instead of hanging it),
 // an exact LD_PRELOAD list, a file size limit, and a chosen output folder.
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "child_process.h"
 
 namespace faults {
 
@@ -65,7 +68,7 @@ RunResult wait(const Started& started, int timeout_s = 120);
 RunResult run(const std::vector<std::string>& argv, const Options& options = {},
               int timeout_s = 120);
 
-std::string read_file(const fs::path& path);
+using test_support::read_file;
 
 // Appends `option` to a sanitizer's options (ASAN_OPTIONS, TSAN_OPTIONS) for
 // one run, when the test runs sanitized; nothing otherwise.
