@@ -76,6 +76,9 @@ struct Series {
 
 Series device_series(const trace::Trace& trace) {
   Series series;
+  // Nearly every event of a long run is a step: sized once, not by doubling.
+  series.steps.reserve(trace.events.size());
+  series.live.reserve(trace.events.size());
   LiveDeviceMemory memory;
   for (const Event& event : trace.events) {
     if (!is_device_step(event)) continue;

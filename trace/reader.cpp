@@ -185,6 +185,49 @@ size_t read_length(const uint8_t* data, size_t size, uint64_t& length) {
   return in.ok() ? in.consumed() : 0;
 }
 
+struct Framed {
+  enum Status { Record, End, Oversized } status = End;
+  RecordType type = RecordType::End;
+  size_t body = 0;  // offset of the payload
+  uint64_t length = 0;
+};
+
+// The record at `pos`. End: zeros (never written), or the data cut inside
+// the record; Oversized: a length no writer produces.
+Framed frame_at(const uint8_t* data, size_t size, size_t pos) {
+  Framed framed;
+  framed.type = static_cast<RecordType>(data[pos]);
+  if (framed.type == RecordType::End) return framed;
+  size_t length_bytes = read_length(data + pos + 1, size - pos - 1, framed.length);
+  if (length_bytes == 0) return framed;
+  if (framed.length > kMaxPayloadBytes) {
+    framed.status = Framed::Oversized;
+    return framed;
+  }
+  framed.body = pos + 1 + length_bytes;
+  if (framed.length > size - framed.body) return framed;
+  framed.status = Framed::Record;
+  return framed;
+}
+
+// Records that can hold an event (an event body is at least 11 bytes), so
+// that the event vector is sized once: a long run's trace holds tens of
+// millions, and growing by doubling cost the report most of its time and
+// up to twice the memory. Never more than the file's events could fill.
+size_t count_event_records(const uint8_t* data, size_t size) {
+  constexpr uint64_t kMinEventBody = 11;
+  size_t count = 0;
+  for (size_t pos = kHeaderSize; pos < size;) {
+    Framed framed = frame_at(data, size, pos);
+    if (framed.status != Framed::Record) break;
+    bool holds_event = framed.type == RecordType::Event || framed.type == RecordType::Failure;
+    if (holds_event && framed.length >= kMinEventBody) ++count;
+    if (framed.type == RecordType::Trailer) break;
+    pos = framed.body + framed.length;
+  }
+  return count;
+}
+
 std::string describe_errno(int error) { return std::strerror(error); }
 
 }  // namespace
@@ -210,28 +253,24 @@ ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name
     return result;
   }
 
+  trace.events.reserve(count_event_records(data, size));
   RecordParser parser(trace);
   size_t pos = kHeaderSize;
   while (pos < size) {
-    auto type = static_cast<RecordType>(data[pos]);
-    if (type == RecordType::End) break;  // zeros: the rest was never written
-    uint64_t length = 0;
-    size_t length_bytes = read_length(data + pos + 1, size - pos - 1, length);
-    if (length_bytes == 0) break;  // cut inside the length: end of data
-    if (length > kMaxPayloadBytes) {
+    Framed framed = frame_at(data, size, pos);
+    if (framed.status == Framed::End) break;
+    if (framed.status == Framed::Oversized) {
       result.error = name + " is corrupt at byte " + std::to_string(pos) +
-                     ": a record claims " + std::to_string(length) + " bytes";
+                     ": a record claims " + std::to_string(framed.length) + " bytes";
       return result;
     }
-    size_t body = pos + 1 + length_bytes;
-    if (length > size - body) break;  // cut inside the last record
-    std::string error = parser.parse(type, data + body, length);
+    std::string error = parser.parse(framed.type, data + framed.body, framed.length);
     if (!error.empty()) {
       result.error = name + " is corrupt at byte " + std::to_string(pos) + ": " + error;
       return result;
     }
-    pos = body + length;
-    if (type == RecordType::Trailer) break;
+    pos = framed.body + framed.length;
+    if (framed.type == RecordType::Trailer) break;
   }
   trace.data_bytes = pos;
   if (parser.skipped_events() > 0) {
