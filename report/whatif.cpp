@@ -93,52 +93,6 @@ WhatIfRow replay_row(const caching::Recording& recording, const caching::Initial
   return row;
 }
 
-// How many of the settings a row names the recorded run did not have.
-size_t settings_changed(const WhatIfRow& row, const WhatIfRow& recorded) {
-  if (row.settings == "defaults") return 0;
-  std::string have = "," + recorded.settings + ",";
-  size_t changed = 0;
-  size_t start = 0;
-  while (start <= row.settings.size()) {
-    size_t end = std::min(row.settings.find(',', start), row.settings.size());
-    if (have.find("," + row.settings.substr(start, end - start) + ",") == std::string::npos) ++changed;
-    start = end + 1;
-  }
-  return changed;
-}
-
-// Settings that avoid the failure first; among them, those within
-// kPeakTolerance of the least peak rank by how few settings they change (a
-// second knob that saves under 2 % is not worth asking a user to set), then
-// by peak; then the rest, those that fail latest first.
-std::vector<size_t> rank_rows(const std::vector<WhatIfRow>& rows) {
-  std::vector<size_t> order(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) order[i] = i;
-  uint64_t least_peak = UINT64_MAX;
-  for (const WhatIfRow& row : rows) {
-    if (!row.oom_at_event) least_peak = std::min(least_peak, row.peak_reserved_bytes);
-  }
-  auto near_least = [&](const WhatIfRow& row) {
-    return !row.oom_at_event &&
-           static_cast<double>(row.peak_reserved_bytes) <= static_cast<double>(least_peak) * (1 + kPeakTolerance);
-  };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const WhatIfRow& x = rows[a];
-    const WhatIfRow& y = rows[b];
-    if (x.oom_at_event.has_value() != y.oom_at_event.has_value()) return !x.oom_at_event;
-    if (x.oom_at_event && *x.oom_at_event != *y.oom_at_event) return *x.oom_at_event > *y.oom_at_event;
-    if (near_least(x) != near_least(y)) return near_least(x);
-    if (near_least(x)) {
-      size_t x_changed = settings_changed(x, rows.front());
-      size_t y_changed = settings_changed(y, rows.front());
-      if (x_changed != y_changed) return x_changed < y_changed;
-    }
-    if (x.peak_reserved_bytes != y.peak_reserved_bytes) return x.peak_reserved_bytes < y.peak_reserved_bytes;
-    return x.device_allocations < y.device_allocations;
-  });
-  return order;
-}
-
 void add_notes(const caching::InitialState& initial, const caching::ReplayResult& reproduced,
                const std::vector<WhatIfRow>& rows, WhatIfAnalysis& analysis) {
   if (!initial.segments.empty()) {
@@ -167,6 +121,47 @@ void add_notes(const caching::InitialState& initial, const caching::ReplayResult
 }
 
 }  // namespace
+
+size_t settings_changed(const WhatIfRow& row, const WhatIfRow& recorded) {
+  if (row.settings == "defaults") return 0;
+  std::string have = "," + recorded.settings + ",";
+  size_t changed = 0;
+  size_t start = 0;
+  while (start <= row.settings.size()) {
+    size_t end = std::min(row.settings.find(',', start), row.settings.size());
+    if (have.find("," + row.settings.substr(start, end - start) + ",") == std::string::npos) ++changed;
+    start = end + 1;
+  }
+  return changed;
+}
+
+std::vector<size_t> rank_whatif_rows(const std::vector<WhatIfRow>& rows) {
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) order[i] = i;
+  uint64_t least_peak = UINT64_MAX;
+  for (const WhatIfRow& row : rows) {
+    if (!row.oom_at_event) least_peak = std::min(least_peak, row.peak_reserved_bytes);
+  }
+  auto near_least = [&](const WhatIfRow& row) {
+    return !row.oom_at_event &&
+           static_cast<double>(row.peak_reserved_bytes) <= static_cast<double>(least_peak) * (1 + kPeakTolerance);
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const WhatIfRow& x = rows[a];
+    const WhatIfRow& y = rows[b];
+    if (x.oom_at_event.has_value() != y.oom_at_event.has_value()) return !x.oom_at_event;
+    if (x.oom_at_event && *x.oom_at_event != *y.oom_at_event) return *x.oom_at_event > *y.oom_at_event;
+    if (near_least(x) != near_least(y)) return near_least(x);
+    if (near_least(x)) {
+      size_t x_changed = settings_changed(x, rows.front());
+      size_t y_changed = settings_changed(y, rows.front());
+      if (x_changed != y_changed) return x_changed < y_changed;
+    }
+    if (x.peak_reserved_bytes != y.peak_reserved_bytes) return x.peak_reserved_bytes < y.peak_reserved_bytes;
+    return x.device_allocations < y.device_allocations;
+  });
+  return order;
+}
 
 const WhatIfRow* WhatIfAnalysis::recommendation() const {
   if (ranking.empty() || rows[ranking.front()].oom_at_event) return nullptr;
@@ -232,7 +227,7 @@ WhatIfResult analyze_whatif(const WhatIfInput& input, const WhatIfOptions& optio
     analysis.rows.push_back(replay_row(recording, initial, config, capacity.bytes));
   }
   analysis.rows.front().recorded = true;
-  analysis.ranking = rank_rows(analysis.rows);
+  analysis.ranking = rank_whatif_rows(analysis.rows);
   analysis.notes = input.notes;
   add_notes(initial, reproduced, analysis.rows, analysis);
   result.analysis = std::move(analysis);

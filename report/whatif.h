@@ -74,6 +74,14 @@ struct WhatIfResult {
   std::string error;  // one line when analysis is empty
 };
 
+// How many of the settings `row` names the recorded row does not have.
+size_t settings_changed(const WhatIfRow& row, const WhatIfRow& recorded);
+// Indices into rows (the recorded ones first), best first: settings that
+// avoid the failure, those within kPeakTolerance of the least peak by how
+// few settings they add (a second knob that saves under 2 % is not worth
+// asking a user to set) and then by peak; the rest by how late they fail.
+std::vector<size_t> rank_whatif_rows(const std::vector<WhatIfRow>& rows);
+
 WhatIfResult analyze_whatif(const WhatIfInput& input, const WhatIfOptions& options);
 WhatIfResult analyze_whatif(const TorchSnapshot& snapshot, const WhatIfOptions& options);
 WhatIfResult analyze_whatif(const trace::Trace& trace, const WhatIfOptions& options);
