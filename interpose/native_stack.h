@@ -4,7 +4,8 @@
 //
 //   unwinder        libgcc's _Unwind_Backtrace, reading the DWARF call-frame
 //                   information every object carries: right for any code,
-//                   about 130 ns a frame (it interprets each frame's rules);
+//                   but microseconds for a deep stack (it interprets each
+//                   frame's rules; README, "What it costs");
 //   frame pointers  follows the chain of saved frame pointers: a few ns a
 //                   frame, but only as deep as the code keeps them
 //                   (-fno-omit-frame-pointer); reads only the thread's own

@@ -136,27 +136,28 @@ size_t settings_changed(const WhatIfRow& row, const WhatIfRow& recorded) {
 }
 
 std::vector<size_t> rank_whatif_rows(const std::vector<WhatIfRow>& rows) {
-  std::vector<size_t> order(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) order[i] = i;
   uint64_t least_peak = UINT64_MAX;
   for (const WhatIfRow& row : rows) {
     if (!row.oom_at_event) least_peak = std::min(least_peak, row.peak_reserved_bytes);
   }
-  auto near_least = [&](const WhatIfRow& row) {
-    return !row.oom_at_event &&
-           static_cast<double>(row.peak_reserved_bytes) <= static_cast<double>(least_peak) * (1 + kPeakTolerance);
-  };
+  // Per row, once: whether it fits within the tolerance of the least peak,
+  // and then how many settings it adds (0 for the others, unused).
+  std::vector<bool> near_least(rows.size());
+  std::vector<size_t> added(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    near_least[i] = !rows[i].oom_at_event && static_cast<double>(rows[i].peak_reserved_bytes) <=
+                                                 static_cast<double>(least_peak) * (1 + kPeakTolerance);
+    if (near_least[i]) added[i] = settings_changed(rows[i], rows.front());
+  }
+  std::vector<size_t> order(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const WhatIfRow& x = rows[a];
     const WhatIfRow& y = rows[b];
     if (x.oom_at_event.has_value() != y.oom_at_event.has_value()) return !x.oom_at_event;
     if (x.oom_at_event && *x.oom_at_event != *y.oom_at_event) return *x.oom_at_event > *y.oom_at_event;
-    if (near_least(x) != near_least(y)) return near_least(x);
-    if (near_least(x)) {
-      size_t x_changed = settings_changed(x, rows.front());
-      size_t y_changed = settings_changed(y, rows.front());
-      if (x_changed != y_changed) return x_changed < y_changed;
-    }
+    if (near_least[a] != near_least[b]) return static_cast<bool>(near_least[a]);
+    if (added[a] != added[b]) return added[a] < added[b];
     if (x.peak_reserved_bytes != y.peak_reserved_bytes) return x.peak_reserved_bytes < y.peak_reserved_bytes;
     return x.device_allocations < y.device_allocations;
   });

@@ -7,7 +7,8 @@
 
 namespace oomtrace::trace {
 
-// An Event's body is at most 11 varints of at most 10 bytes.
+// An Event's body is 11 varints of 1 to 10 bytes each.
+inline constexpr size_t kMinEventBytes = 11;
 inline constexpr size_t kMaxEventBytes = 110;
 
 // Out: Encoder, or FixedEncoder for the hot path.

@@ -210,18 +210,17 @@ Framed frame_at(const uint8_t* data, size_t size, size_t pos) {
   return framed;
 }
 
-// Records that can hold an event (an event body is at least 11 bytes), so
-// that the event vector is sized once: a long run's trace holds tens of
-// millions, and growing by doubling cost the report most of its time and
-// up to twice the memory. Never more than the file's events could fill.
+// Records that can hold an event (kMinEventBytes or more), so that the
+// event vector is sized once: a long run's trace holds tens of millions,
+// and growing by doubling cost the report most of its time and up to twice
+// the memory. Never more than the file's events could fill.
 size_t count_event_records(const uint8_t* data, size_t size) {
-  constexpr uint64_t kMinEventBody = 11;
   size_t count = 0;
   for (size_t pos = kHeaderSize; pos < size;) {
     Framed framed = frame_at(data, size, pos);
     if (framed.status != Framed::Record) break;
     bool holds_event = framed.type == RecordType::Event || framed.type == RecordType::Failure;
-    if (holds_event && framed.length >= kMinEventBody) ++count;
+    if (holds_event && framed.length >= kMinEventBytes) ++count;
     if (framed.type == RecordType::Trailer) break;
     pos = framed.body + framed.length;
   }

@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::uintptr_t kUnluckyOffset = 16;  // sizeof the guessed header
 constexpr std::size_t kBlockBytes = 40;        // the module's thread_locals
+constexpr std::uintptr_t kChunkStride = 64;    // ASan's chunk for 40 bytes, header and redzone included
 constexpr int kMaxProbes = 1 << 14;
 
 // ASan hands out chunks of one size class in address order from a thread's
@@ -25,7 +26,7 @@ std::vector<void*> advance_to_unlucky_chunk() {
   for (int i = 0; i < kMaxProbes; ++i) {
     void* chunk = std::malloc(kBlockBytes);
     kept.push_back(chunk);
-    auto next = reinterpret_cast<std::uintptr_t>(chunk) + 64;
+    auto next = reinterpret_cast<std::uintptr_t>(chunk) + kChunkStride;
     if (next % 4096 == kUnluckyOffset) break;
   }
   return kept;
