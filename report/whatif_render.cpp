@@ -79,7 +79,9 @@ std::string ranking(const WhatIfAnalysis& analysis) {
   const WhatIfRow& recorded = analysis.rows.front();
   size_t width = 8;
   for (const WhatIfRow& row : analysis.rows) width = std::max(width, row.settings.size());
-  std::string text = "\nRanked (settings that avoid the out-of-memory first, least reserved first):\n";
+  std::string text = "\nRanked (settings that avoid the out-of-memory first, least reserved first; within " +
+                     std::to_string(static_cast<int>(kPeakTolerance * 100)) +
+                     " % of the least, fewest added settings first):\n";
   size_t place = 0;
   for (size_t index : analysis.ranking) {
     const WhatIfRow& row = analysis.rows[index];
