@@ -147,6 +147,16 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice dev) { retu
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev) { return release_primary(dev); }
 
+// Flags are never set through the fake, so they read 0 (CU_CTX_SCHED_AUTO).
+FAKE_CUDA_EXPORT CUresult CUDAAPI cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int* flags, int* active) {
+  if (flags == nullptr || active == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto locked = lock_driver_state();
+  if (!locked.state.is_valid_device(dev)) return CUDA_ERROR_INVALID_DEVICE;
+  *flags = 0;
+  *active = locked.state.device(dev).primary_refcount > 0 ? 1 : 0;
+  return CUDA_SUCCESS;
+}
+
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx) {
   // As documented: replace the top of the stack; null pops it (or is a no-op
   // on an empty stack).

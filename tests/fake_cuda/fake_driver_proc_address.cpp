@@ -100,6 +100,28 @@ const std::vector<ProcEntry>& proc_table() {
       {"cuMemMap", 10020, false, address_of(&cuMemMap)},
       {"cuMemUnmap", 10020, false, address_of(&cuMemUnmap)},
       {"cuMemSetAccess", 10020, false, address_of(&cuMemSetAccess)},
+      {"cuMemGetAllocationPropertiesFromHandle", 10020, false, address_of(&cuMemGetAllocationPropertiesFromHandle)},
+      {"cuDevicePrimaryCtxGetState", 7000, false, address_of(&cuDevicePrimaryCtxGetState)},
+      // Present so that lookups succeed; the features are not simulated
+      // (fake_driver_unsupported.cpp).
+      {"cuStreamWriteValue32", 8000, false, address_of(&cuStreamWriteValue32)},
+      {"cuStreamWriteValue32", 11070, false, address_of(&cuStreamWriteValue32_v2)},
+      {"cuMemsetD32Async", 3020, false, address_of(&cuMemsetD32Async)},
+      {"cuMemsetD32Async", 7000, true, address_of(&cuMemsetD32Async_ptsz)},
+      {"cuMemExportToShareableHandle", 10020, false, address_of(&cuMemExportToShareableHandle)},
+      {"cuMemImportFromShareableHandle", 10020, false, address_of(&cuMemImportFromShareableHandle)},
+      {"cuMemRetainAllocationHandle", 11000, false, address_of(&cuMemRetainAllocationHandle)},
+      {"cuMulticastCreate", 12010, false, address_of(&cuMulticastCreate)},
+      {"cuMulticastAddDevice", 12010, false, address_of(&cuMulticastAddDevice)},
+      {"cuMulticastBindMem", 12010, false, address_of(&cuMulticastBindMem)},
+      {"cuMulticastUnbind", 12010, false, address_of(&cuMulticastUnbind)},
+      {"cuDeviceGetDevResource", 12040, false, address_of(&cuDeviceGetDevResource)},
+      {"cuDevSmResourceSplitByCount", 12040, false, address_of(&cuDevSmResourceSplitByCount)},
+      {"cuDevResourceGenerateDesc", 12040, false, address_of(&cuDevResourceGenerateDesc)},
+      {"cuGreenCtxCreate", 12040, false, address_of(&cuGreenCtxCreate)},
+      {"cuGreenCtxDestroy", 12040, false, address_of(&cuGreenCtxDestroy)},
+      {"cuGreenCtxStreamCreate", 12040, false, address_of(&cuGreenCtxStreamCreate)},
+      {"cuCtxFromGreenCtx", 12040, false, address_of(&cuCtxFromGreenCtx)},
   };
   return table;
 }

@@ -29,6 +29,9 @@ bool is_host_location(CUmemLocationType type) {
 // INVALID_VALUE / INVALID_DEVICE for an allocation property the fake cannot honour.
 CUresult check_allocation_prop(const DriverState& state, const CUmemAllocationProp& prop) {
   if (prop.type != CU_MEM_ALLOCATION_TYPE_PINNED) return CUDA_ERROR_INVALID_VALUE;
+  // A machine without NVLink fabric, like most: PyTorch probes for it first
+  // and falls back to POSIX file descriptors.
+  if ((prop.requestedHandleTypes & CU_MEM_HANDLE_TYPE_FABRIC) != 0) return CUDA_ERROR_NOT_SUPPORTED;
   if (is_host_location(prop.location.type)) return CUDA_SUCCESS;
   if (prop.location.type != CU_MEM_LOCATION_TYPE_DEVICE) return CUDA_ERROR_INVALID_VALUE;
   return state.is_valid_device(prop.location.id) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
@@ -193,5 +196,18 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, c
                                 (location.type == CU_MEM_LOCATION_TYPE_DEVICE && state.is_valid_device(location.id));
     if (!valid_location) return CUDA_ERROR_INVALID_DEVICE;
   }
+  return CUDA_SUCCESS;
+}
+
+FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp* prop,
+                                                                         CUmemGenericAllocationHandle handle) {
+  if (prop == nullptr) return CUDA_ERROR_INVALID_VALUE;
+  auto locked = lock_driver_state();
+  const auto found = locked.state.physical.find(handle);
+  if (found == locked.state.physical.end()) return CUDA_ERROR_INVALID_VALUE;
+  *prop = CUmemAllocationProp{};
+  prop->type = CU_MEM_ALLOCATION_TYPE_PINNED;
+  prop->location.type = found->second.device >= 0 ? CU_MEM_LOCATION_TYPE_DEVICE : CU_MEM_LOCATION_TYPE_HOST;
+  prop->location.id = found->second.device >= 0 ? found->second.device : 0;
   return CUDA_SUCCESS;
 }

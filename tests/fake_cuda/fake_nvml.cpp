@@ -260,3 +260,27 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice
                                                                       nvmlProcessInfo_t* infos) {
   return running_processes(device, infoCount, infos, fill_v2);
 }
+
+// ------------------------------------------------------------ asked for at start-up, answered plainly
+
+// PyTorch's DriverAPI asserts that these resolve whenever NVML loads.
+FAKE_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* cudaDriverVersion) {
+  if (cudaDriverVersion == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  *cudaDriverVersion = 13000;  // what the simulated driver's cuDriverGetVersion says
+  return NVML_SUCCESS;
+}
+
+FAKE_NVML_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion(int* cudaDriverVersion) {
+  return nvmlSystemGetCudaDriverVersion_v2(cudaDriverVersion);
+}
+
+// The simulated devices have no NVLink and no fabric.
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t, unsigned int, void*) {
+  return NVML_ERROR_NOT_SUPPORTED;
+}
+
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t, unsigned int, void*) {
+  return NVML_ERROR_NOT_SUPPORTED;
+}
+
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGpuFabricInfoV(nvmlDevice_t, void*) { return NVML_ERROR_NOT_SUPPORTED; }

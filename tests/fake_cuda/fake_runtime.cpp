@@ -13,15 +13,12 @@
 // managed, pinned host, stream-ordered, pools), per-thread last error, error
 // names, and cudaGetDriverEntryPoint*. Not simulated: kernels, copies,
 // events, graphs, device properties, cudaDeviceReset.
-#include <cuda.h>
-#include <cudaTypedefs.h>
-#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
 #include <map>
 #include <mutex>
 
-#define FAKE_CUDART_EXPORT extern "C" __attribute__((visibility("default")))
+#include "fake_runtime_internal.h"
 
 // Per-thread default stream variants; cuda_runtime_api.h only declares them
 // for CUDA_API_PER_THREAD_DEFAULT_STREAM builds (under the unversioned names).
@@ -37,6 +34,7 @@ cudaError_t CUDARTAPI cudaGetDriverEntryPointByVersion_ptsz(const char* symbol, 
                                                             cudaDriverEntryPointQueryResult* driverStatus);
 }
 
+namespace fake_cudart {
 namespace {
 
 constexpr std::size_t kPitchAlignment = 512;
@@ -44,45 +42,12 @@ constexpr std::size_t kPitchAlignment = 512;
 // driver's pitch does not depend on it.
 constexpr unsigned int kPitchElementSize = 16;
 
-// Each member's type names the ABI version it is resolved at.
-struct DriverApi {
-  PFN_cuGetProcAddress_v12000 cuGetProcAddress = nullptr;  // the one dlsym() lookup
-  PFN_cuInit_v2000 cuInit = nullptr;
-  PFN_cuDeviceGetCount_v2000 cuDeviceGetCount = nullptr;
-  PFN_cuDevicePrimaryCtxRetain_v7000 cuDevicePrimaryCtxRetain = nullptr;
-  PFN_cuCtxSetCurrent_v4000 cuCtxSetCurrent = nullptr;
-  PFN_cuCtxGetCurrent_v4000 cuCtxGetCurrent = nullptr;
-  PFN_cuCtxGetDevice_v2000 cuCtxGetDevice = nullptr;
-  PFN_cuCtxSynchronize_v2000 cuCtxSynchronize = nullptr;
-  PFN_cuMemGetInfo_v3020 cuMemGetInfo = nullptr;
-  PFN_cuMemAlloc_v3020 cuMemAlloc = nullptr;
-  PFN_cuMemAllocPitch_v3020 cuMemAllocPitch = nullptr;
-  PFN_cuMemFree_v3020 cuMemFree = nullptr;
-  PFN_cuMemAllocManaged_v6000 cuMemAllocManaged = nullptr;
-  PFN_cuMemAllocHost_v3020 cuMemAllocHost = nullptr;
-  PFN_cuMemHostAlloc_v2020 cuMemHostAlloc = nullptr;
-  PFN_cuMemFreeHost_v2000 cuMemFreeHost = nullptr;
-  PFN_cuStreamCreate_v2000 cuStreamCreate = nullptr;
-  PFN_cuStreamDestroy_v4000 cuStreamDestroy = nullptr;
-  PFN_cuStreamSynchronize_v2000 cuStreamSynchronize = nullptr;
-  PFN_cuMemAllocAsync_v11020 cuMemAllocAsync = nullptr;
-  PFN_cuMemAllocAsync_v11020_ptsz cuMemAllocAsync_ptsz = nullptr;
-  PFN_cuMemFreeAsync_v11020 cuMemFreeAsync = nullptr;
-  PFN_cuMemFreeAsync_v11020_ptsz cuMemFreeAsync_ptsz = nullptr;
-  PFN_cuMemAllocFromPoolAsync_v11020 cuMemAllocFromPoolAsync = nullptr;
-  PFN_cuMemAllocFromPoolAsync_v11020_ptsz cuMemAllocFromPoolAsync_ptsz = nullptr;
-  PFN_cuDeviceGetDefaultMemPool_v11020 cuDeviceGetDefaultMemPool = nullptr;
-  PFN_cuMemPoolCreate_v11020 cuMemPoolCreate = nullptr;
-  PFN_cuMemPoolDestroy_v11020 cuMemPoolDestroy = nullptr;
-  PFN_cuMemPoolSetAttribute_v11020 cuMemPoolSetAttribute = nullptr;
-  PFN_cuMemPoolGetAttribute_v11020 cuMemPoolGetAttribute = nullptr;
-  PFN_cuMemPoolTrimTo_v11020 cuMemPoolTrimTo = nullptr;
-};
-
 struct LoadedDriver {
   cudaError_t status = cudaErrorInsufficientDriver;  // sticky, like cudart's init failure
   DriverApi api;
 };
+
+}  // namespace
 
 cudaError_t to_runtime_error(CUresult result) {
   switch (result) {
@@ -101,6 +66,8 @@ cudaError_t to_runtime_error(CUresult result) {
     default: return cudaErrorUnknown;
   }
 }
+
+namespace {
 
 // ------------------------------------------------------------ driver loading
 
@@ -146,7 +113,12 @@ bool resolve_all(DriverApi& api) {
          resolve(get, &api.cuMemPoolDestroy, "cuMemPoolDestroy", 11020) &&
          resolve(get, &api.cuMemPoolSetAttribute, "cuMemPoolSetAttribute", 11020) &&
          resolve(get, &api.cuMemPoolGetAttribute, "cuMemPoolGetAttribute", 11020) &&
-         resolve(get, &api.cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020);
+         resolve(get, &api.cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020) &&
+         resolve(get, &api.cuDriverGetVersion, "cuDriverGetVersion", 2020) &&
+         resolve(get, &api.cuDeviceGetName, "cuDeviceGetName", 2000) &&
+         resolve(get, &api.cuDeviceTotalMem, "cuDeviceTotalMem", 3020) &&
+         resolve(get, &api.cuDeviceGetAttribute, "cuDeviceGetAttribute", 2000) &&
+         resolve(get, &api.cuDeviceGetPCIBusId, "cuDeviceGetPCIBusId", 4010);
 }
 
 LoadedDriver load_driver() {
@@ -167,21 +139,25 @@ const LoadedDriver& driver() {
   return loaded;
 }
 
-const DriverApi& api() { return driver().api; }
-
 // ------------------------------------------------------------ per-thread state
 
 thread_local int t_device = 0;
 thread_local cudaError_t t_last_error = cudaSuccess;
 
-// Every entry point returns through here so failures become the thread's
-// last error, as in the real runtime.
+}  // namespace
+
+const DriverApi& api() { return driver().api; }
+
+cudaError_t driver_status() { return driver().status; }
+
 cudaError_t record(cudaError_t error) {
   if (error != cudaSuccess) t_last_error = error;
   return error;
 }
 
 cudaError_t record(CUresult result) { return record(to_runtime_error(result)); }
+
+namespace {
 
 // Primary contexts are retained once per device and never released, like
 // cudart (which only lets go at cudaDeviceReset or exit).
@@ -207,6 +183,8 @@ cudaError_t make_primary_context_current(int device) {
   return to_runtime_error(api().cuCtxSetCurrent(context));
 }
 
+}  // namespace
+
 // Lazy context activation done by every runtime call that needs a device: a
 // context already current on the thread (possibly set through the driver
 // API) is used as is; otherwise the current device's primary context is
@@ -219,6 +197,8 @@ cudaError_t ensure_context() {
   if (current != nullptr) return cudaSuccess;
   return make_primary_context_current(t_device);
 }
+
+namespace {
 
 std::size_t round_up(std::size_t value, std::size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
@@ -329,6 +309,9 @@ const RuntimeErrorText* find_runtime_error_text(cudaError_t error) {
 }
 
 }  // namespace
+}  // namespace fake_cudart
+
+using namespace fake_cudart;
 
 // ------------------------------------------------------------ devices and errors
 
@@ -575,13 +558,13 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaMemPoolTrimTo(cudaMemPool_t memPool
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDriverEntryPoint(const char* symbol, void** funcPtr,
                                                                  unsigned long long flags,
                                                                  cudaDriverEntryPointQueryResult* driverStatus) {
-  return entry_point(symbol, funcPtr, CUDART_VERSION, flags, driverStatus);
+  return entry_point(symbol, funcPtr, kRuntimeVersion, flags, driverStatus);
 }
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDriverEntryPoint_ptsz(const char* symbol, void** funcPtr,
                                                                       unsigned long long flags,
                                                                       cudaDriverEntryPointQueryResult* driverStatus) {
-  return entry_point(symbol, funcPtr, CUDART_VERSION, per_thread_flags(flags), driverStatus);
+  return entry_point(symbol, funcPtr, kRuntimeVersion, per_thread_flags(flags), driverStatus);
 }
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDriverEntryPointByVersion(const char* symbol, void** funcPtr,
