@@ -9,6 +9,7 @@
 #include "cli/messages.h"
 #include "cli/run_results.h"
 #include "cli/self_location.h"
+#include "cli/simulated_gpu.h"
 
 namespace oomtrace::cli {
 namespace {
@@ -69,8 +70,12 @@ int exec_failure(const std::string& program, int error) {
 CLI::App* add_run_command(CLI::App& app, RunOptions& options) {
   CLI::App* command = app.add_subcommand("run", "Run a command with oomtrace preloaded, then explain what it wrote");
   command->add_option("--dir", options.dir, "folder for traces and reports (created if missing)");
+  command->add_option("--simulate-gpu", options.simulate_gpu,
+                      "run on a simulated GPU instead of a real one: [Nx]SIZE[,others=SIZE], e.g. 8GiB, "
+                      "2x80GiB, 24GiB,others=6GiB (others: memory other processes hold on each GPU)");
   command->add_option("command", options.command, "the command and its arguments, after --")->required();
-  command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64\n");
+  command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64\n"
+                  "         oomtrace run --simulate-gpu 8GiB -- python train.py   (no GPU needed)\n");
   return command;
 }
 
@@ -79,6 +84,21 @@ int run_command(const RunOptions& options) {
   if (!library.found) {
     print_error("liboomtrace.so not found at " + library.path + " (set OOMTRACE_LIBRARY to its path)");
     return kExitBadInput;
+  }
+  if (!options.simulate_gpu.empty()) {
+    std::string problem;
+    std::optional<SimulatedGpu> gpu = parse_simulated_gpu(options.simulate_gpu, &problem);
+    if (!gpu) {
+      print_error("--simulate-gpu " + options.simulate_gpu + ": " + problem);
+      return kExitUsage;
+    }
+    std::string simulated = locate_simulated_libraries();
+    if (simulated.empty()) {
+      print_error("--simulate-gpu needs the simulated CUDA libraries in fake_cuda/ beside " +
+                  self_executable_path() + "; build with the tests (scripts/test.sh) to get them");
+      return kExitBadInput;
+    }
+    apply_simulated_gpu(*gpu, options.simulate_gpu, simulated);
   }
   std::string output_dir = prepare_output_dir(options.dir);
   if (output_dir.empty()) return kExitBadInput;

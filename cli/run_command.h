@@ -1,4 +1,4 @@
-// `oomtrace run [--dir DIR] -- CMD ARGS...`
+// `oomtrace run [--dir DIR] [--simulate-gpu SPEC] -- CMD ARGS...`
 #pragma once
 
 #include <string>
@@ -10,6 +10,7 @@ namespace oomtrace::cli {
 
 struct RunOptions {
   std::string dir;  // empty: traces go where OOMTRACE_DIR or the cwd says
+  std::string simulate_gpu;  // empty: the real GPU; else a spec (cli/simulated_gpu.h)
   std::vector<std::string> command;
 };
 

@@ -88,6 +88,9 @@ const std::vector<const char*>& allocator_setting_names() {
       "TF_GPU_ALLOCATOR",        "TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE",
       "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR",
       "CUPY_GPU_MEMORY_LIMIT",   "CUDA_MODULE_LOADING",
+      // Set by `oomtrace run --simulate-gpu`: the report must say no real
+      // device was used.
+      "OOMTRACE_SIMULATED_GPU",
   };
   return names;
 }

@@ -249,7 +249,10 @@ Report analyze(const trace::Trace& trace) {
   report.devices = summarize_devices(trace, replayed.memory);
   report.totals = summarize_totals(replayed.memory);
   report.host_pinned = {replayed.memory.peak_host_pinned_bytes(), replayed.memory.host_pinned_bytes()};
-  for (const trace::Setting& setting : trace.settings) report.settings.push_back({setting.key, setting.value});
+  for (const trace::Setting& setting : trace.settings) {
+    report.settings.push_back({setting.key, setting.value});
+    if (setting.key == "OOMTRACE_SIMULATED_GPU") report.simulated_gpu = setting.value;
+  }
 
   AllocatorSettings allocator_settings = read_allocator_settings(report.settings);
   for (size_t i = 0; i < trace.failures.size(); ++i) {

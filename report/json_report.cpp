@@ -173,6 +173,7 @@ json to_json(const Report& report) {
           {"leak_suspected", leak_json(report.leak_suspected)},
           {"trace", trace_json(report.trace)},
           {"settings", settings_json(report.settings)},
+          {"simulated_gpu", or_null(report.simulated_gpu)},
           {"notes", report.notes},
           {"input", report_input_name(report.input)},
           {"pytorch", pytorch_json(report.pytorch)}};

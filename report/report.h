@@ -209,6 +209,9 @@ struct Report {
   LeakSignal leak_suspected;
   TraceSummary trace;
   std::vector<SettingEntry> settings;
+  // The spec of `oomtrace run --simulate-gpu` when the process ran on the
+  // simulated device instead of a real one.
+  std::optional<std::string> simulated_gpu;
   std::vector<std::string> notes;
   ReportInput input = ReportInput::Trace;
   std::vector<PytorchSnapshotReport> pytorch;

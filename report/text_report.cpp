@@ -215,6 +215,10 @@ std::string render_text(const Report& report) {
   }
   if (report.leak_suspected.suspected) text += "\n" + leak_line(report.leak_suspected);
   if (!report.pytorch.empty()) text += "\n" + pytorch_text(report);
+  if (report.simulated_gpu) {
+    text += "\nSimulated GPU (" + *report.simulated_gpu +
+            "): this run used oomtrace's simulated device, not a real one.\n";
+  }
   return text + "\n" + full_report_command(report.trace.path) + "\n";
 }
 
