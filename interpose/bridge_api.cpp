@@ -1,6 +1,7 @@
 // What the framework bridges (interpose/python/) call through ctypes: where
 // the trace is, a file to attach to it (a PyTorch memory snapshot saved at an
-// out-of-memory), and a framework's own out-of-memory message (CuPy and JAX
+// out-of-memory), a note on what the bridge could not do, and a framework's
+// own out-of-memory message (CuPy and JAX
 // raise theirs in Python, where no C++ hook sees them). Not a public API: the
 // names carry "bridge" and may change with the bridge.
 #include <string>
@@ -27,6 +28,15 @@ OOMTRACE_EXPORT void oomtrace_bridge_attachment(const char* kind, const char* pa
   ErrnoKeeper keep_errno;
   try {
     record_attachment(kind, path);
+  } catch (...) {
+  }
+}
+
+OOMTRACE_EXPORT void oomtrace_bridge_note(const char* note) {
+  if (!note) return;
+  ErrnoKeeper keep_errno;
+  try {
+    record_note(note);
   } catch (...) {
   }
 }

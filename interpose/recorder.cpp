@@ -319,6 +319,17 @@ void record_attachment(const std::string& kind, const std::string& path) {
   stop_if_unhealthy(r);
 }
 
+void record_note(const std::string& note) {
+  Recorder& r = recorder();
+  if (!accepting(r)) return;
+  Locked guard(r);
+  // The bridge speaks at CUDA's lazy initialisation, before the first
+  // allocation opens the trace: what it could not do is worth one.
+  if (!ensure_recording(r)) return;
+  r.writer.write_note(note.substr(0, 4096));
+  stop_if_unhealthy(r);
+}
+
 std::string current_trace_path() {
   Recorder& r = recorder();
   Locked guard(r);

@@ -27,6 +27,8 @@ void record_pool_block(Api api, uint64_t address, uint64_t size);
 // From the framework bridges (cxa_throw_hook.cpp, bridge_api.cpp).
 void record_framework_error(const std::string& framework, const std::string& message);
 void record_attachment(const std::string& kind, const std::string& path);
+// A sentence for the report's notes: what a bridge could not do.
+void record_note(const std::string& note);
 // The trace being written, empty when none is open.
 std::string current_trace_path();
 

@@ -258,22 +258,27 @@ Report analyze(const trace::Trace& trace) {
   for (size_t i = 0; i < trace.failures.size(); ++i) {
     report.failures.push_back(summarize_failure(trace, trace.failures[i], replayed.failures[i], report.process));
   }
-  // Before judging: a PyTorch snapshot fills the figures the verdict reads.
+  // The errors only the framework saw (a memory fraction: no CUDA call
+  // failed, or the exception PyTorch raised after its CUDA calls failed), in
+  // time order.
+  for (FailureReport& failure : framework_failures(trace)) report.failures.push_back(std::move(failure));
+  std::stable_sort(report.failures.begin(), report.failures.end(),
+                   [](const FailureReport& a, const FailureReport& b) { return a.time_ns < b.time_ns; });
+  // Before judging: a PyTorch snapshot fills the figures the verdict reads,
+  // for the exception PyTorch raised as for the CUDA calls that failed.
   std::vector<std::string> snapshot_notes = apply_torch_snapshots(trace, report);
   for (const PytorchSnapshotReport& snapshot : report.pytorch) {
     apply_snapshot_allocator_settings(allocator_settings, as_setting_entries(snapshot.analysis.allocator_settings));
   }
-  // After the snapshots, which match failures by position: the errors only
-  // the framework saw (a memory fraction: no CUDA call failed), in time order.
-  for (FailureReport& failure : framework_failures(trace)) report.failures.push_back(std::move(failure));
-  std::stable_sort(report.failures.begin(), report.failures.end(),
-                   [](const FailureReport& a, const FailureReport& b) { return a.time_ns < b.time_ns; });
   for (FailureReport& failure : report.failures) judge(failure, allocator_settings);
   add_replay_findings(trace, allocator_settings, report);
   for (FailureReport& failure : report.failures) apply_replay_finding(failure, allocator_settings);
   report.live_at_end = summarize_live(trace, replayed.memory);
   report.leak_suspected = detect_leak(trace);
-  if (report.leak_suspected.suspected) add_leak_suggestion(report.leak_suspected, report.failures);
+  if (report.leak_suspected.suspected) {
+    add_python_leak_sites(report, kLeakSitesShown);
+    add_leak_suggestion(report.leak_suspected, report.failures);
+  }
   report.trace = summarize_trace(trace);
   report.notes = collect_notes(trace, report);
   report.notes.insert(report.notes.end(), snapshot_notes.begin(), snapshot_notes.end());

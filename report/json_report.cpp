@@ -81,10 +81,15 @@ json leak_json(const LeakSignal& leak) {
                      {"growth_bytes", site.growth_bytes},
                      {"count", site.count}});
   }
+  json python_sites = json::array();
+  for (const TorchAllocationSite& site : leak.python_sites) {
+    python_sites.push_back({{"site", site.site}, {"bytes", site.bytes}, {"blocks", site.blocks}});
+  }
   return {{"suspected", leak.suspected},
           {"growth_bytes", leak.growth_bytes},
           {"explanation", leak.explanation},
-          {"sites", std::move(sites)}};
+          {"sites", std::move(sites)},
+          {"python_sites", std::move(python_sites)}};
 }
 
 }  // namespace
@@ -114,6 +119,7 @@ json failure_to_json(const FailureReport& failure) {
           {"suggestions", suggestions_json(failure.suggestions)},
           {"replay", replay_json(failure.replay)},
           {"stack", failure.stack},
+          {"python_stack", failure.python_stack},
           {"time_ns", failure.time_ns},
           {"thread", failure.thread}};
 }

@@ -54,7 +54,8 @@ json oom_json(const std::optional<TorchOomEvent>& oom) {
   if (!oom) return nullptr;
   return {{"requested_bytes", oom->requested_bytes},
           {"device_free_bytes", or_null(oom->device_free_bytes)},
-          {"time_us", or_null(oom->time_us)}};
+          {"time_us", or_null(oom->time_us)},
+          {"python_stack", oom->python_stack}};
 }
 
 json device_json(const TorchDeviceMemory& d) {

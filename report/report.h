@@ -133,6 +133,9 @@ struct FailureReport {
   std::optional<ReplayFinding> replay;
 
   std::vector<std::string> stack;  // innermost first
+  // The Python frames of the failing allocation ("train.py:42 in step"),
+  // innermost first, from the PyTorch snapshot saved at the failure.
+  std::vector<std::string> python_stack;
   uint64_t time_ns = 0;
   uint32_t thread = 0;
 };
@@ -183,6 +186,10 @@ struct LeakSignal {
   uint64_t growth_bytes = 0;
   std::string explanation;
   std::vector<LeakSite> sites;  // largest growth first
+  // Where the live memory was allocated in Python, from the last PyTorch
+  // snapshot the bridge saved: the line that keeps allocating. Most bytes
+  // first, at most kLeakSitesShown; empty without a snapshot.
+  std::vector<TorchAllocationSite> python_sites;
 };
 
 // A PyTorch memory snapshot read for this report: the file given to

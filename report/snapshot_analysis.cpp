@@ -89,7 +89,7 @@ void add_segment(DeviceSums& sums, const TorchSegment& segment, SiteCache& sites
   for (const TorchBlock& block : segment.blocks) add_block(sums, block, sites);
 }
 
-void count_trace(TorchDeviceMemory& m, const std::vector<TorchTraceEntry>& entries) {
+void count_trace(TorchDeviceMemory& m, const std::vector<TorchTraceEntry>& entries, const TorchSnapshot& snapshot) {
   std::map<TorchTraceAction, uint64_t> known;
   std::map<std::string, uint64_t> others;
   for (const TorchTraceEntry& entry : entries) {
@@ -98,7 +98,10 @@ void count_trace(TorchDeviceMemory& m, const std::vector<TorchTraceEntry>& entri
     } else {
       ++known[entry.action];
     }
-    if (entry.action == TorchTraceAction::Oom) m.last_oom = TorchOomEvent{entry.size, entry.device_free_bytes, entry.time_us};
+    if (entry.action == TorchTraceAction::Oom) {
+      m.last_oom = TorchOomEvent{entry.size, entry.device_free_bytes, entry.time_us,
+                                 python_stack(snapshot, entry.stack, kTorchFramesPerBlock)};
+    }
   }
   m.trace_events = entries.size();
   for (const auto& [action, n] : known) m.trace_actions.push_back({torch_trace_action_name(action), n});
@@ -170,7 +173,7 @@ TorchSnapshotAnalysis analyze_torch_snapshot(const TorchSnapshot& snapshot) {
   for (const TorchSegment& segment : snapshot.segments) add_segment(sums_for(segment.device), segment, sites);
   for (size_t device = 0; device < snapshot.device_traces.size(); ++device) {
     if (!snapshot.device_traces[device].empty()) {
-      count_trace(sums_for(static_cast<int>(device)).memory, snapshot.device_traces[device]);
+      count_trace(sums_for(static_cast<int>(device)).memory, snapshot.device_traces[device], snapshot);
     }
   }
 

@@ -71,6 +71,9 @@ struct TorchOomEvent {
   uint64_t requested_bytes = 0;
   std::optional<uint64_t> device_free_bytes;
   std::optional<int64_t> time_us;
+  // Where the failing allocation came from, innermost first, at most
+  // kTorchFramesPerBlock: empty when history was off or had no Python frame.
+  std::vector<std::string> python_stack;
 };
 
 struct TorchDeviceMemory {

@@ -68,9 +68,11 @@ std::string outside_holders(const FailureReport& f) {
   return text + " (" + pids + ")";
 }
 
-std::string stack_lines(const std::vector<std::string>& stack) {
-  if (stack.empty()) return "Where: no stack was recorded for this call\n";
+// The program's Python frames come first: they name the line to change.
+std::string stack_lines(const std::vector<std::string>& python_stack, const std::vector<std::string>& stack) {
+  if (stack.empty() && python_stack.empty()) return "Where: no stack was recorded for this call\n";
   std::string text = "Where (innermost first):\n";
+  for (const std::string& frame : python_stack) text += "  " + frame + "\n";
   size_t shown = std::min(stack.size(), kStackFramesShown);
   for (size_t i = 0; i < shown; ++i) text += "  " + stack[i] + "\n";
   if (stack.size() > shown) text += "  ... " + count_phrase(stack.size() - shown, "more frame", "more frames") + "\n";
@@ -79,8 +81,9 @@ std::string stack_lines(const std::vector<std::string>& stack) {
 
 std::string failure_in_full(const FailureReport& f) {
   std::string text = headline(f);
-  text += "This process held: " + format_bytes(f.process_reserved_bytes) + " in " +
-          count_phrase(f.process_segments, "allocation", "allocations") + "\n";
+  // A failure read from the framework's message knows the bytes, not the segments.
+  text += "This process held: " + format_bytes(f.process_reserved_bytes) +
+          (f.process_segments > 0 ? " in " + count_phrase(f.process_segments, "allocation", "allocations") : "") + "\n";
   text += "Other processes and the CUDA context held: " + outside_holders(f) + "\n";
   text += "Verdict: " + (f.verdict ? verdict_name(*f.verdict) : std::string("unknown")) + "\n";
   text += wrap(f.explanation, "Why: ");
@@ -91,7 +94,7 @@ std::string failure_in_full(const FailureReport& f) {
       text += wrap(s.setting + " -- " + s.reason, "  " + std::to_string(i + 1) + ". ");
     }
   }
-  text += stack_lines(f.stack);
+  text += stack_lines(f.python_stack, f.stack);
   return text;
 }
 
@@ -191,7 +194,13 @@ std::string leak_line(const LeakSignal& leak) {
   if (!leak.sites.empty() && !leak.sites.front().frame.empty()) {
     line += " (most at " + leak.sites.front().frame + ", +" + format_bytes(leak.sites.front().growth_bytes) + ")";
   }
-  return wrap(line + ".", "");
+  line += ".";
+  if (!leak.python_sites.empty()) {
+    const TorchAllocationSite& top = leak.python_sites.front();
+    line += " PyTorch's last snapshot holds most live memory from " + top.site + " (" + format_bytes(top.bytes) +
+            " in " + count_phrase(top.blocks, "block", "blocks") + "): look for what keeps those tensors alive.";
+  }
+  return wrap(line, "");
 }
 
 }  // namespace

@@ -65,6 +65,7 @@ void fill_from(FailureReport& failure, const TorchDeviceMemory& device) {
   failure.process_allocated_bytes = device.allocated_bytes;
   failure.largest_free_block_bytes = device.largest_free_block_bytes;
   failure.fragmentation = device.fragmentation;
+  if (device.last_oom) failure.python_stack = device.last_oom->python_stack;
 }
 
 }  // namespace
@@ -89,6 +90,18 @@ std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report
     snapshot.failures.push_back(i);
   }
   return notes;
+}
+
+void add_python_leak_sites(Report& report, size_t limit) {
+  if (report.pytorch.empty()) return;
+  std::vector<TorchAllocationSite> sites;
+  for (const TorchDeviceMemory& device : report.pytorch.back().analysis.devices) {
+    sites.insert(sites.end(), device.top_sites.begin(), device.top_sites.end());
+  }
+  std::stable_sort(sites.begin(), sites.end(),
+                   [](const TorchAllocationSite& a, const TorchAllocationSite& b) { return a.bytes > b.bytes; });
+  if (sites.size() > limit) sites.resize(limit);
+  report.leak_suspected.python_sites = std::move(sites);
 }
 
 }  // namespace oomtrace::report

@@ -19,4 +19,8 @@ inline constexpr char kTorchSnapshotAttachment[] = "torch_snapshot";
 // it. Call before the failures are judged: the verdict reads those figures.
 std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report& report);
 
+// For a suspected leak: the last snapshot's live memory by Python line, into
+// report.leak_suspected.python_sites (most bytes first, at most `limit`).
+void add_python_leak_sites(Report& report, size_t limit);
+
 }  // namespace oomtrace::report

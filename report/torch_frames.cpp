@@ -43,7 +43,7 @@ bool is_library_frame(const TorchFrame& frame) {
 }
 
 std::string frame_text(const TorchFrame& frame) {
-  return frame.filename + ":" + std::to_string(frame.line) + " " + frame.name;
+  return frame.filename + ":" + std::to_string(frame.line) + " in " + frame.name;
 }
 
 std::vector<std::string> python_stack(const TorchSnapshot& snapshot, TorchStackId stack, size_t max_frames) {

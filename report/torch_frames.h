@@ -21,7 +21,7 @@ bool is_python_frame(const TorchFrame& frame);
 // frozen module: a frame that says how, not where in the program.
 bool is_library_frame(const TorchFrame& frame);
 
-std::string frame_text(const TorchFrame& frame);  // "path/file.py:12 name"
+std::string frame_text(const TorchFrame& frame);  // "path/file.py:12 in name"
 
 // The Python frames of a stack, innermost first, at most max_frames.
 std::vector<std::string> python_stack(const TorchSnapshot& snapshot, TorchStackId stack, size_t max_frames);

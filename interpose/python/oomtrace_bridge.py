@@ -16,6 +16,11 @@ initialisation, on the program's own thread:
 It also records out-of-memory exceptions that reach the top of a thread
 uncaught (CuPy and JAX raise theirs in Python, where the library's C++ hook
 cannot see them), then lets the program's own excepthook run as before.
+
+Nothing here may stop the program, so every step catches its errors; none
+is dropped silently: each leaves a note in the trace, which the report
+shows (observer not attached, history refused, snapshot not written, a
+torch API this release lacks).
 """
 import ctypes
 import importlib.abc
@@ -54,9 +59,23 @@ def _load_library():
         library.oomtrace_bridge_trace_path.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         library.oomtrace_bridge_attachment.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
         library.oomtrace_bridge_framework_error.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        library.oomtrace_bridge_note.argtypes = [ctypes.c_char_p]
         return library
-    except (OSError, AttributeError):
+    except (OSError, AttributeError):  # not preloaded, or an older library: no bridge
         return None
+
+
+def _note(text):
+    """Leaves a sentence in the trace for the report's notes."""
+    try:
+        _library.oomtrace_bridge_note(("PyTorch bridge: " + text).encode(errors="replace"))
+    except Exception as error:  # the library itself refused: say so where a person can see it
+        sys.stderr.write("oomtrace: the PyTorch bridge could not leave a note (%s): %s\n" % (error, text))
+
+
+def _failure(error):
+    text = "%s: %s" % (type(error).__name__, error)
+    return text.split("\n")[0][:300]
 
 
 def _trace_path():
@@ -93,8 +112,8 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
         # Protocol 4: what PyTorch's memory_viz reads.
         _write_private(path, pickle.dumps(snapshot, protocol=4))
         _library.oomtrace_bridge_attachment(b"torch_snapshot", path.encode())
-    except Exception:
-        pass
+    except Exception as error:
+        _note("snapshot not written at the out-of-memory on GPU %s (%s)" % (device, _failure(error)))
 
 
 def _start_history(torch):
@@ -109,21 +128,28 @@ def _start_history(torch):
 def _attach():
     import torch
 
-    try:
-        torch._C._cuda_attach_out_of_memory_observer(_on_out_of_memory)
-    except Exception:
-        pass
+    attach_observer = getattr(torch._C, "_cuda_attach_out_of_memory_observer", None)
+    if attach_observer is None:
+        _note("observer not attached: this torch has no torch._C._cuda_attach_out_of_memory_observer, "
+              "so no snapshot is saved at an out-of-memory")
+    else:
+        try:
+            attach_observer(_on_out_of_memory)
+        except Exception as error:  # backend:cudaMallocAsync refuses observers
+            _note("observer not attached, so no snapshot is saved at an out-of-memory (%s)" % _failure(error))
     if _flag("OOMTRACE_TORCH_HISTORY", "1"):
         try:
             _start_history(torch)
-        except Exception:
-            pass
+        except Exception as error:  # backend:cudaMallocAsync refuses history too
+            _note("history refused, so blocks carry no Python stacks (%s)" % _failure(error))
 
 
 def _on_torch_imported(torch):
     lazy_call = getattr(getattr(torch, "cuda", None), "_lazy_call", None)
-    if lazy_call is not None:
-        lazy_call(_attach)  # runs at CUDA's lazy init, or now if it is done
+    if lazy_call is None:
+        _note("torch API missing in this release: torch.cuda._lazy_call, so the bridge did not attach")
+        return
+    lazy_call(_attach)  # runs at CUDA's lazy init, or now if it is done
 
 
 class _TorchImportWatcher(importlib.abc.MetaPathFinder):
@@ -151,8 +177,8 @@ class _TorchImportWatcher(importlib.abc.MetaPathFinder):
             original(module)
             try:
                 _on_torch_imported(module)
-            except Exception:
-                pass
+            except Exception as error:
+                _note("not attached to torch after its import (%s)" % _failure(error))
 
         loader.exec_module = exec_module
         sys.meta_path.remove(self)  # once is enough
@@ -174,8 +200,8 @@ def _note_if_out_of_memory(error):
             text = "%s: %s" % (type(error).__name__, message)
             _library.oomtrace_bridge_framework_error(_framework_of(error).encode(),
                                                      text.encode(errors="replace"))
-    except Exception:
-        pass
+    except Exception as failure:  # str(error) itself may raise; the program's hook still runs
+        _note("an uncaught exception could not be checked for an out-of-memory (%s)" % _failure(failure))
 
 
 def _install_excepthooks():

@@ -27,5 +27,6 @@ finally:
         import oomtrace_bridge
 
         oomtrace_bridge.install()
-    except Exception:  # the bridge must never stop the program from starting
-        pass
+    except Exception as error:  # the bridge must never stop the program from starting
+        sys.stderr.write("oomtrace: the Python bridge did not start (%s: %s); "
+                         "CUDA calls are still traced\n" % (type(error).__name__, error))

@@ -24,7 +24,7 @@ expected=$( (grep -oE '^\s*X\((Runtime|Driver), [A-Za-z0-9_]+\)' "$def" |
   echo fexecve; echo execveat; echo posix_spawn; echo posix_spawnp; echo oomtrace_instance_marker;
   # The C++ throw hook and the framework bridges' entry points.
   echo __cxa_throw; echo oomtrace_bridge_trace_path; echo oomtrace_bridge_attachment;
-  echo oomtrace_bridge_framework_error;
+  echo oomtrace_bridge_framework_error; echo oomtrace_bridge_note;
   echo "$public_api") | sort)
 actual=$(nm -D --defined-only "$library" | awk '{print $3}' | sort)
 if [ "$expected" != "$actual" ]; then

@@ -123,9 +123,9 @@ TEST_CASE("the legacy snapshot's block addresses come from walking each segment"
   CHECK(d.largest_blocks[1].size == 134217728);
   CHECK(d.largest_blocks[1].address == 140037542903808);
   REQUIRE_FALSE(d.largest_blocks[0].python_stack.empty());
-  CHECK(d.largest_blocks[0].python_stack[0] == "/home/dingyiran/FlexGen/flexgen/pytorch_backend.py:190 allocate");
+  CHECK(d.largest_blocks[0].python_stack[0] == "/home/dingyiran/FlexGen/flexgen/pytorch_backend.py:190 in allocate");
   REQUIRE(d.top_sites.size() == 1);
-  CHECK(d.top_sites[0].site == "/home/dingyiran/FlexGen/flexgen/pytorch_backend.py:190 allocate");
+  CHECK(d.top_sites[0].site == "/home/dingyiran/FlexGen/flexgen/pytorch_backend.py:190 in allocate");
   CHECK(d.top_sites[0].bytes == 11840159744);
   CHECK(d.top_sites[0].blocks == 460);
 }
@@ -152,9 +152,9 @@ TEST_CASE("live memory is grouped by the program's own allocation site", "[snaps
   SECTION("eor_nn: two sites tie at 15 MiB, then blocks from before history was on") {
     const TorchDeviceMemory d = analyze_fixture("eor_nn_snapshot.pickle").devices[0];
     REQUIRE(d.top_sites.size() == 8);
-    CHECK(d.top_sites[0].site == "/oscar/home/jsolt/FourierNN/counterfactuals.py:102 generate_counterfactuals");
+    CHECK(d.top_sites[0].site == "/oscar/home/jsolt/FourierNN/counterfactuals.py:102 in generate_counterfactuals");
     CHECK(d.top_sites[0].bytes == 15728640);
-    CHECK(d.top_sites[1].site == "/oscar/home/jsolt/FourierNN/counterfactuals.py:127 generate_counterfactuals");
+    CHECK(d.top_sites[1].site == "/oscar/home/jsolt/FourierNN/counterfactuals.py:127 in generate_counterfactuals");
     CHECK(d.top_sites[2].site == "(no stack recorded)");
     CHECK(d.top_sites[2].bytes == 8781824);
     CHECK(d.top_sites[2].blocks == 31);
@@ -162,7 +162,7 @@ TEST_CASE("live memory is grouped by the program's own allocation site", "[snaps
   SECTION("forward_mixed: einops' frames are skipped for the model's own line") {
     const TorchDeviceMemory d = analyze_fixture("cs336_memory_ctx128_forward_mixed.pickle").devices[0];
     REQUIRE(d.top_sites.size() == kTorchTopSites);
-    CHECK(d.top_sites[1].site == "/home/c-kaitwang/assignment1/cs336_basics/transformer.py:22 forward");
+    CHECK(d.top_sites[1].site == "/home/c-kaitwang/assignment1/cs336_basics/transformer.py:22 in forward");
     CHECK(d.top_sites[1].bytes == 7914749952);
     CHECK(d.top_sites[1].blocks == 452);
   }
@@ -170,9 +170,9 @@ TEST_CASE("live memory is grouped by the program's own allocation site", "[snaps
     const TorchDeviceMemory d = analyze_fixture("cs336_memory_ctx128_fullstep.pickle").devices[0];
     CHECK(d.top_sites[1].site == "C++ at::_ops::bmm");
     CHECK(d.top_sites[1].bytes == 13691944960);
-    CHECK(d.top_sites[2].site == "/home/c-kaitwang/assignment1/cs336_basics/optimizers.py:82 step");
+    CHECK(d.top_sites[2].site == "/home/c-kaitwang/assignment1/cs336_basics/optimizers.py:82 in step");
     CHECK(d.top_sites[2].bytes == 13630744576);
     CHECK(d.largest_blocks[0].address == 139775046582272);
-    CHECK(d.largest_blocks[0].site == "/home/c-kaitwang/assignment1/cs336_basics/optimizers.py:82 step");
+    CHECK(d.largest_blocks[0].site == "/home/c-kaitwang/assignment1/cs336_basics/optimizers.py:82 in step");
   }
 }

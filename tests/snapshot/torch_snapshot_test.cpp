@@ -88,7 +88,7 @@ TEST_CASE("legacy blocks are placed by walking their segment", "[snapshot]") {
   CHECK(blocks[0].requested_size == 0xf0);   // the history's real_size
   CHECK(blocks[1].requested_size == 0x200);  // nothing better: the size
   CHECK(blocks[2].state == TorchBlockState::ActivePendingFree);
-  CHECK(python_stack(snapshot, blocks[0].stack, 16) == std::vector<std::string>{"/app/train.py:12 step"});
+  CHECK(python_stack(snapshot, blocks[0].stack, 16) == std::vector<std::string>{"/app/train.py:12 in step"});
   CHECK(blocks[2].stack == kNoTorchStack);
 }
 
@@ -118,14 +118,14 @@ TEST_CASE("the figures follow their definitions", "[snapshot][analysis]") {
   CHECK(d.free_block_histogram[0].max_bytes == 1024);
   CHECK(d.free_block_histogram[0].blocks == 1);
   REQUIRE(d.top_sites.size() == 1);
-  CHECK(d.top_sites[0].site == "/app/train.py:12 step");
+  CHECK(d.top_sites[0].site == "/app/train.py:12 in step");
   CHECK(d.top_sites[0].bytes == 0x100);
   REQUIRE(d.largest_blocks.size() == 2);
   CHECK(d.largest_blocks[0].size == 0x300);
   CHECK(d.largest_blocks[0].state == TorchBlockState::ActivePendingFree);
   CHECK(d.largest_blocks[0].site == kNoStackSite);
-  CHECK(d.largest_blocks[1].site == "/app/train.py:12 step");
-  CHECK(d.largest_blocks[1].python_stack == std::vector<std::string>{"/app/train.py:12 step"});
+  CHECK(d.largest_blocks[1].site == "/app/train.py:12 in step");
+  CHECK(d.largest_blocks[1].python_stack == std::vector<std::string>{"/app/train.py:12 in step"});
   CHECK(d.segments == 1);
   CHECK(d.large_segments == 1);
   // No allocated_size was written, so there is nothing to disagree with.
@@ -282,13 +282,13 @@ TEST_CASE("allocation sites name the program's own frame", "[snapshot][frames]")
                      {"<frozen runpy>", 88, "_run_code"}};
   snapshot.stacks = {{}, {0, 1, 2}, {0, 3}, {0, 4, 5}, {0}};
   CHECK(allocation_site(snapshot, 0) == kNoStackSite);
-  CHECK(allocation_site(snapshot, 1) == "/home/me/model.py:20 forward");
+  CHECK(allocation_site(snapshot, 1) == "/home/me/model.py:20 in forward");
   CHECK(allocation_site(snapshot, 2) == "C++ at::_ops::bmm");
   CHECK(allocation_site(snapshot, 3) == "/venv/lib/python3.11/site-packages/einops/_backends.py:288 einsum");
   CHECK(allocation_site(snapshot, 4) == kNoPythonFrameSite);
   CHECK(python_stack(snapshot, 1, 16) ==
         std::vector<std::string>{"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py:1500 _call_impl",
-                                 "/home/me/model.py:20 forward"});
+                                 "/home/me/model.py:20 in forward"});
   CHECK(python_stack(snapshot, 1, 1).size() == 1);
   CHECK(is_library_frame(snapshot.frames[5]));
   CHECK_FALSE(is_python_frame(snapshot.frames[0]));

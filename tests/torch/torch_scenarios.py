@@ -32,8 +32,6 @@ def _stats(device=0):
 
 
 def _save():
-    if "memory_stats" in _observed:
-        return
     _observed["memory_stats"] = _stats(_observed.get("device", 0))
     with open(sys.argv[2], "w") as out:
         json.dump(_observed, out, indent=1)
@@ -70,12 +68,15 @@ def _fragment(segment_bytes=GiB, block_bytes=200 * MiB):
     """Splits each cached segment into five blocks and frees two of them, so
     the device is full while the free memory inside PyTorch's segments is in
     holes of block_bytes. Returns the blocks kept."""
-    kept = []
+    groups = []
     for _ in range(_free_bytes() // segment_bytes):
         whole = torch.empty(segment_bytes, dtype=torch.uint8, device="cuda")
         del whole  # the segment stays cached; the blocks below are split from it
-        blocks = [torch.empty(block_bytes, dtype=torch.uint8, device="cuda") for _ in range(5)]
-        kept += [blocks[0], blocks[2], blocks[4]]
+        groups.append([torch.empty(block_bytes, dtype=torch.uint8, device="cuda") for _ in range(5)])
+    # Only now the holes: freed earlier, they would be refilled by the next
+    # segment's blocks (best fit prefers an exact hole to a fresh segment).
+    kept = [block for group in groups for block in group[0::2]]
+    del groups
     leftover = _free_bytes() // (2 * MiB) * (2 * MiB)
     if leftover >= 2 * MiB:
         kept.append(torch.empty(leftover, dtype=torch.uint8, device="cuda"))
@@ -143,7 +144,7 @@ def leak():
     steps = 0
     try:
         while True:
-            activation = torch.empty(256 * MiB // 4, device="cuda")
+            activation = torch.empty(128 * MiB // 4, device="cuda")
             running_loss = running_loss + (activation * weight).sum()
             steps += 1
     except torch.OutOfMemoryError as error:

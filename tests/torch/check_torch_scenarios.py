@@ -1,0 +1,333 @@
+"""Runs tests/torch/torch_scenarios.py under the real PyTorch on the simulated
+GPU (`oomtrace run --simulate-gpu`) and checks each report against what
+PyTorch itself printed and measured.
+
+    check_torch_scenarios.py --oomtrace build/oomtrace --python VENV/bin/python --work DIR
+
+Also checks that the simulated runtime defines every libcudart symbol the
+installed torch imports. Prints one line per check and ends with
+"N passed, M failed"; exits 1 when any failed.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENARIOS_PY = os.path.join(HERE, "torch_scenarios.py")
+GiB = 1 << 30
+MiB = 1 << 20
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(condition, what):
+    results["passed" if condition else "failed"] += 1
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    return condition
+
+
+# ------------------------------------------------------------ PyTorch's number format
+
+def torch_format_size(size):
+    """c10's format_size(): what an OOM message prints, two decimals."""
+    if size <= 1024:
+        return "%d bytes" % size
+    if size <= 1048576:
+        return "%.2f KiB" % (size / 1024.0)
+    if size <= 1073741824:
+        return "%.2f MiB" % (size / 1048576.0)
+    return "%.2f GiB" % (size / 1073741824.0)
+
+
+_SIZE = r"([0-9.]+ (?:bytes|KiB|MiB|GiB|TiB))"
+
+
+def message_figures(message):
+    """The figures of a current-format PyTorch OOM message, as printed."""
+    figures = {}
+    for key, pattern in (("requested", r"Tried to allocate " + _SIZE),
+                         ("total", r"total capacity of " + _SIZE),
+                         ("free", r"of which " + _SIZE + r" is free"),
+                         ("allowed", _SIZE + r" allowed;")):
+        found = re.search(pattern, message)
+        if found:
+            figures[key] = found.group(1)
+    return figures
+
+
+def agrees_with_message(failure, figures):
+    """The failure's figures printed PyTorch's way equal the message's."""
+    pairs = (("requested", failure.get("requested_bytes")), ("total", failure.get("device_total_bytes")),
+             ("free", failure.get("device_free_bytes")))
+    return all(key not in figures or (value is not None and torch_format_size(value) == figures[key])
+               for key, value in pairs)
+
+
+# ------------------------------------------------------------ running one scenario
+
+class Run:
+    def __init__(self, args, name, spec, env=None):
+        self.name = name
+        self.dir = os.path.join(args.work, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        observations = os.path.join(self.dir, "observed.json")
+        environment = dict(os.environ)
+        environment.pop("PYTORCH_CUDA_ALLOC_CONF", None)
+        environment.update(env or {})
+        command = [args.oomtrace, "run", "--simulate-gpu", spec, "--dir", self.dir, "--",
+                   args.python, SCENARIOS_PY, name, observations]
+        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+        self.exit_code = done.returncode
+        self.stdout, self.stderr = done.stdout, done.stderr
+        self.observed = self._load(observations) or {}
+        reports = sorted(glob.glob(os.path.join(self.dir, "oomtrace.*.report.json")))
+        self.report = self._load(reports[0]) if len(reports) == 1 else {}
+        texts = sorted(glob.glob(os.path.join(self.dir, "oomtrace.*.report.txt")))
+        self.text = open(texts[0]).read() if len(texts) == 1 else ""
+        if not check(len(reports) == 1 and self.observed, "%s: one report and PyTorch's observations written"
+                     % name):
+            print(self.stderr[-3000:])
+
+    @staticmethod
+    def _load(path):
+        try:
+            with open(path) as source:
+                return json.load(source)
+        except (OSError, ValueError):
+            return None
+
+    def failures(self):
+        return self.report.get("failures", [])
+
+    def unrecovered(self):
+        return [f for f in self.failures() if not f["recovered"]]
+
+    def with_verdict(self, verdict):
+        return [f for f in self.failures() if f["verdict"] == verdict]
+
+    def oom_messages(self):
+        """What PyTorch raised: caught ones as the scenario saw them, uncaught
+        ones from the traceback's last line (oomtrace's own summary on stderr
+        is not PyTorch's)."""
+        messages = list(self.observed.get("oom_messages", []))
+        messages += [line.split(": ", 1)[1] for line in self.stderr.splitlines()
+                     if line.startswith("torch.OutOfMemoryError: ")]
+        return messages
+
+    def check_simulated(self, spec):
+        check(self.report.get("simulated_gpu") == spec, "%s: the report says it ran on the simulated GPU %s"
+              % (self.name, spec))
+        check("Simulated GPU (%s)" % spec in self.text, "%s: the text report says so too" % self.name)
+
+    def check_message_agreement(self):
+        messages = [m for m in self.oom_messages() if "Tried to allocate" in m]
+        if not check(messages, "%s: PyTorch printed an out-of-memory message" % self.name):
+            return
+        figures = message_figures(messages[-1])
+        agreeing = [f for f in self.failures() if agrees_with_message(f, figures)]
+        check(agreeing, "%s: a failure's requested/total/free equal PyTorch's message (%s)"
+              % (self.name, ", ".join("%s %s" % item for item in sorted(figures.items()))))
+
+    def check_python_where(self, function):
+        """The text report's Where starts with this scenario's Python frame."""
+        where = self.text.split("Where (innermost first):\n", 1)
+        lines = where[1].splitlines() if len(where) == 2 else []
+        first = lines[0].strip() if lines else ""
+        check(re.match(r".*torch_scenarios\.py:\d+ in %s$" % re.escape(function), first) is not None,
+              "%s: Where starts with the Python frame 'torch_scenarios.py:LINE in %s' (got %r)"
+              % (self.name, function, first))
+
+    def stats(self, key):
+        return self.observed.get("memory_stats", {}).get(key)
+
+
+# ------------------------------------------------------------ the scenarios
+
+def scenario_exhausted(args):
+    spec = "8GiB"
+    run = Run(args, "exhausted", spec)
+    run.check_simulated(spec)
+    check(run.exit_code == 1 and "torch.OutOfMemoryError" in run.stderr,
+          "exhausted: the uncaught torch.OutOfMemoryError ends the program with exit code 1 (got %d)" % run.exit_code)
+    check(run.with_verdict("exhausted") and not run.with_verdict("fragmentation"), "exhausted: verdict exhausted")
+    run.check_message_agreement()
+    run.check_python_where("<listcomp>")
+    check((run.stats("num_ooms") or 0) >= 1, "exhausted: torch.cuda.memory_stats counts the OOM")
+
+
+def scenario_fragmentation(args):
+    spec = "8GiB"
+    run = Run(args, "fragmentation", spec)
+    run.check_simulated(spec)
+    check(run.observed.get("fitted") is False, "fragmentation: the 300 MiB request fails under the native allocator")
+    failures = run.with_verdict("fragmentation")
+    if check(failures, "fragmentation: verdict fragmentation"):
+        snapshot = run.observed.get("snapshot", {})
+        failure = failures[-1]
+        check(failure["largest_free_block_bytes"] == snapshot.get("largest_free_block_bytes"),
+              "fragmentation: largest free block %s equals PyTorch's snapshot (%s)"
+              % (failure["largest_free_block_bytes"], snapshot.get("largest_free_block_bytes")))
+        ours, theirs = failure["fragmentation"], snapshot.get("fragmentation")
+        check(ours is not None and theirs is not None and abs(ours - theirs) < 1e-9,
+              "fragmentation: fragmentation %s equals PyTorch's snapshot (%s)" % (ours, theirs))
+    run.check_message_agreement()
+    run.check_python_where("fragmentation")
+    return run
+
+
+def scenario_expandable(args):
+    spec = "8GiB"
+    run = Run(args, "expandable", spec, {"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"})
+    check(run.observed.get("fitted") is True, "expandable: the same program fits with expandable_segments:True")
+    check(not run.unrecovered(), "expandable: no failure the program did not recover from")
+    apis = {entry["api"] for device in run.report.get("live_at_end", []) for entry in device["top"]}
+    check("cuMemCreate" in apis, "expandable: cuMemCreate/cuMemMap seen (live at exit: %s)" % sorted(apis))
+    check(run.report.get("totals", {}).get("allocations", 0) > 0 and run.exit_code == 0,
+          "expandable: normal exit with allocations traced")
+
+
+def scenario_async_backend(args):
+    spec = "8GiB"
+    run = Run(args, "async_backend", spec, {"PYTORCH_CUDA_ALLOC_CONF": "backend:cudaMallocAsync"})
+    run.check_simulated(spec)
+    apis = {f["api"] for f in run.failures()}
+    check(any(api.startswith("cudaMallocAsync") or api.startswith("cuMemAllocAsync") for api in apis),
+          "async_backend: the failed call is stream-ordered (%s)" % sorted(apis))
+    check(run.with_verdict("exhausted"), "async_backend: verdict exhausted")
+    notes = " ".join(run.report.get("notes", []))
+    check("history refused" in notes, "async_backend: the report notes that PyTorch refused the history")
+    check("observer not attached" in notes, "async_backend: the report notes that the OOM observer was refused")
+    check(any("would exceed allowed memory" in m or "out of memory" in m for m in run.oom_messages()),
+          "async_backend: PyTorch raised its cudaMallocAsync out-of-memory")
+
+
+def scenario_fraction(args):
+    spec = "8GiB"
+    run = Run(args, "fraction", spec)
+    run.check_simulated(spec)
+    limits = run.with_verdict("limit")
+    check(limits and limits[0]["cap"] and limits[0]["cap"]["kind"] == "pytorch_memory_fraction",
+          "fraction: verdict limit from PyTorch's memory fraction")
+    check(run.report.get("totals", {}).get("failed_allocations") == 0, "fraction: no CUDA call failed")
+    figures = message_figures(run.oom_messages()[-1]) if run.oom_messages() else {}
+    check("allowed" in figures and limits and torch_format_size(limits[0]["cap"]["bytes"]) == figures["allowed"],
+          "fraction: the cap equals PyTorch's 'allowed' figure (%s)" % figures.get("allowed"))
+
+
+def scenario_other_processes(args):
+    spec = "8GiB,others=5GiB"
+    run = Run(args, "other_processes", spec)
+    run.check_simulated(spec)
+    failures = run.with_verdict("other_processes")
+    if check(failures, "other_processes: verdict other_processes"):
+        named = failures[0]["other_processes"]
+        check(any(p["pid"] == 4242 and p["used_bytes"] == 5 * GiB for p in named),
+              "other_processes: NVML names the other process (pid 4242, 5 GiB): %s" % named)
+    run.check_message_agreement()
+    check(any("Process 4242 has 5.00 GiB memory in use" in m for m in run.oom_messages()),
+          "other_processes: PyTorch's message names the same process through the simulated NVML")
+
+
+def scenario_leak(args):
+    spec = "8GiB"
+    run = Run(args, "leak", spec)
+    leak = run.report.get("leak_suspected", {})
+    check(leak.get("suspected"), "leak: leak_suspected after %s steps" % run.observed.get("steps"))
+    sites = leak.get("python_sites", [])
+    check(any(re.search(r"torch_scenarios\.py:\d+ in leak", site["site"]) for site in sites),
+          "leak: the Python line that allocates is named (%s)" % [s["site"] for s in sites][:2])
+    leak_line = run.text.split("Leak suspected:", 1)[-1].split("\n\n")[0]
+    check("torch_scenarios.py" in leak_line, "leak: the text report's leak line names the Python line")
+
+
+def scenario_recovered(args):
+    spec = "8GiB"
+    run = Run(args, "recovered", spec)
+    check(run.exit_code == 0, "recovered: normal exit (got %d)" % run.exit_code)
+    check(run.failures() and all(f["recovered"] for f in run.failures()),
+          "recovered: every failure is marked recovered: true")
+    check((run.stats("num_alloc_retries") or 0) >= 1 and (run.stats("num_ooms") or 0) == 0,
+          "recovered: PyTorch counted a retry and no OOM (%s retries)" % run.stats("num_alloc_retries"))
+
+
+def scenario_caught_and_uncaught(args):
+    spec = "8GiB"
+    caught = Run(args, "caught", spec)
+    check(caught.exit_code == 0 and "recovered by catching" in caught.stdout,
+          "caught: the program catches torch.OutOfMemoryError and exits normally")
+    check(caught.with_verdict("exhausted"), "caught: the report still explains the failure (exhausted)")
+    caught.check_message_agreement()
+    uncaught = Run(args, "uncaught", spec)
+    check(uncaught.exit_code == 1 and "Traceback" in uncaught.stderr,
+          "uncaught: the traceback is printed and the exit code stays 1 (got %d)" % uncaught.exit_code)
+    check(uncaught.with_verdict("exhausted"), "uncaught: verdict exhausted")
+    uncaught.check_message_agreement()
+    uncaught.check_python_where("uncaught")
+
+
+def scenario_second_gpu(args):
+    spec = "2x8GiB"
+    run = Run(args, "second_gpu", spec)
+    run.check_simulated(spec)
+    check(run.failures() and all(f["device"] == 1 for f in run.failures()),
+          "second_gpu: every failure is on GPU 1 (%s)" % [f["device"] for f in run.failures()])
+    check(run.with_verdict("exhausted"), "second_gpu: verdict exhausted")
+    check(len(run.report.get("devices", [])) == 2, "second_gpu: both GPUs are described")
+    run.check_message_agreement()
+
+
+SCENARIOS = [scenario_exhausted, scenario_fragmentation, scenario_expandable, scenario_async_backend,
+             scenario_fraction, scenario_other_processes, scenario_leak, scenario_recovered,
+             scenario_caught_and_uncaught, scenario_second_gpu]
+
+
+# ------------------------------------------------------------ the runtime's symbols
+
+def check_runtime_symbols(args):
+    """Every cuda*/__cuda* symbol torch imports from libcudart is defined by
+    the simulated runtime of the same SONAME, under the same version node."""
+    torch_dir = subprocess.run([args.python, "-c", "import os, torch; print(os.path.dirname(torch.__file__))"],
+                               capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+                               ).stdout.strip()
+    simulated = os.path.join(os.path.dirname(os.path.abspath(args.oomtrace)), "fake_cuda")
+    needed = {}
+    libraries = glob.glob(os.path.join(torch_dir, "lib", "*.so*")) + glob.glob(os.path.join(torch_dir, "_C*.so"))
+    for library in libraries:
+        listing = subprocess.run(["nm", "-D", "--undefined-only", library], capture_output=True, text=True).stdout
+        for symbol in re.findall(r"\b(\w+)@(libcudart\.so\.\d+)", listing):
+            needed.setdefault(symbol[1], set()).add(symbol[0])
+    check(needed, "symbols: torch's libraries import from libcudart (%s)" % sorted(needed))
+    for soname, symbols in sorted(needed.items()):
+        listing = subprocess.run(["nm", "-D", "--defined-only", os.path.join(simulated, soname)],
+                                 capture_output=True, text=True).stdout
+        defined = set(re.findall(r"\b(\w+)@@" + re.escape(soname), listing))
+        missing = sorted(symbols - defined)
+        check(not missing, "symbols: the simulated %s defines all %d symbols torch imports%s"
+              % (soname, len(symbols), (": missing " + ", ".join(missing)) if missing else ""))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--oomtrace", required=True)
+    parser.add_argument("--python", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--only", help="run one scenario function, e.g. scenario_leak")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    check_runtime_symbols(args)
+    for scenario in SCENARIOS:
+        if args.only and scenario.__name__ != args.only:
+            continue
+        scenario(args)
+    print("%d passed, %d failed" % (results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
