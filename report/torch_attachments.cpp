@@ -68,15 +68,33 @@ void fill_from(FailureReport& failure, const TorchDeviceMemory& device) {
   if (device.last_oom) failure.python_stack = device.last_oom->python_stack;
 }
 
+// A failing CUDA call belongs to the first snapshot saved at or after it
+// (PyTorch saves it after its retries failed). The exception PyTorch raised
+// comes after its observer saved the snapshot, so it belongs to the last one
+// saved before it, unless an earlier exception already had that one.
+std::vector<Attached>::const_iterator snapshot_of(const std::vector<Attached>& attached, const FailureReport& failure,
+                                                  uint64_t previous_exception_ns) {
+  if (!failure.from_message) {
+    return std::find_if(attached.begin(), attached.end(),
+                        [&](const Attached& a) { return a.attachment->time_ns >= failure.time_ns; });
+  }
+  auto after = std::find_if(attached.begin(), attached.end(),
+                            [&](const Attached& a) { return a.attachment->time_ns > failure.time_ns; });
+  if (after == attached.begin()) return attached.end();
+  auto before = std::prev(after);
+  return before->attachment->time_ns >= previous_exception_ns ? before : attached.end();
+}
+
 }  // namespace
 
 std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report& report) {
   std::vector<std::string> notes;
   std::vector<Attached> attached = load_all(trace, report, notes);
+  uint64_t previous_exception_ns = 0;
   for (size_t i = 0; i < report.failures.size(); ++i) {
     FailureReport& failure = report.failures[i];
-    auto next = std::find_if(attached.begin(), attached.end(),
-                             [&](const Attached& a) { return a.attachment->time_ns >= failure.time_ns; });
+    auto next = snapshot_of(attached, failure, previous_exception_ns);
+    if (failure.from_message) previous_exception_ns = failure.time_ns + 1;
     if (next == attached.end() || !next->report_index) continue;
     PytorchSnapshotReport& snapshot = report.pytorch[*next->report_index];
     const TorchDeviceMemory* device = find_device(snapshot.analysis, failure.device);

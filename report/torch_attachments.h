@@ -12,11 +12,13 @@ inline constexpr char kTorchSnapshotAttachment[] = "torch_snapshot";
 
 // Reads each torch_snapshot attachment (a relative path is relative to the
 // trace's folder) into report.pytorch. A missing or unreadable one is never
-// an error: the notes returned say what could not be used. Each failure belongs to the first snapshot recorded
-// at or after it (PyTorch saves it after its retries failed, just before
-// raising) and, when that snapshot has the failure's device, takes
-// process_allocated_bytes, largest_free_block_bytes and fragmentation from
-// it. Call before the failures are judged: the verdict reads those figures.
+// an error: the notes returned say what could not be used. A failing CUDA
+// call belongs to the first snapshot recorded at or after it (PyTorch saves
+// it after its retries failed, just before raising); the exception PyTorch
+// raised, to the last one saved before it. When that snapshot has the
+// failure's device, the failure takes process_allocated_bytes,
+// largest_free_block_bytes, fragmentation and the Python stack of the
+// failing allocation from it. Call before the failures are judged: the verdict reads those figures.
 std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report& report);
 
 // For a suspected leak: the last snapshot's live memory by Python line, into

@@ -38,7 +38,7 @@ def _save():
 
 
 def _note_oom(error):
-    _observed["oom_messages"].append(str(error).split("\n")[0])
+    _observed["oom_messages"].append(str(error))
 
 
 def _free_bytes(device=0):
