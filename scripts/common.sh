@@ -1,7 +1,7 @@
 # Shared by scripts/test.sh and scripts/demo.sh.
 
 # Debian packages the build needs; installed only when missing.
-oomtrace_packages=(cmake g++ make libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev libbenchmark-dev python3)
+oomtrace_packages=(cmake g++ make libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-venv binutils)
 
 install_missing_packages() {
   local missing=()
@@ -25,4 +25,59 @@ find_cuda_headers() {
     echo "oomtrace: install the CUDA toolkit (headers are enough) or set CUDA_HOME to it." >&2
     exit 1
   fi
+}
+
+# The PyTorch releases the test suite runs on the simulated GPU (tests/torch):
+# the one the GPU machines carry (CUDA 13 wheel, driver functions through
+# cudaGetDriverEntryPointByVersion) and an older one whose c10 DriverAPI
+# still finds them with dlopen("libcuda.so.1", RTLD_NOLOAD) + dlsym (CUDA 12
+# wheel, libcudart.so.12).
+oomtrace_torch_versions=(2.11.0 2.6.0)
+
+# Each release in its own virtual environment, cached across clones and
+# keyed by version: ${OOMTRACE_CACHE:-~/.cache/oomtrace}/torch-VERSION.
+torch_cache_dir() {
+  echo "${OOMTRACE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/oomtrace}"
+}
+
+# A cached environment counts only when its install finished (the marker
+# is written last) and its torch imports at the pinned version.
+torch_venv_ready() {
+  local venv=$1 version=$2
+  [ -f "$venv/.oomtrace-complete" ] &&
+    CUDA_VISIBLE_DEVICES="" "$venv/bin/python" -c \
+      "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$version')" >/dev/null 2>&1
+}
+
+# Sets torch_pythons to the python of every release installed, reused or
+# installed now. Prints one line for each that could not be had, and carries
+# on without it.
+install_torch_venvs() {
+  torch_pythons=()
+  local cache version venv
+  cache=$(torch_cache_dir)
+  mkdir -p "$cache"
+  for version in "${oomtrace_torch_versions[@]}"; do
+    venv="$cache/torch-$version"
+    if ! torch_venv_ready "$venv" "$version"; then
+      echo "oomtrace: installing torch $version from PyPI into $venv (once; later runs reuse it)" >&2
+      rm -rf "$venv"
+      if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        echo "oomtrace: python3 cannot create a virtual environment: skipped the scenarios under real torch $version" >&2
+        continue
+      fi
+      if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$version" \
+        >"$cache/pip-torch-$version.log" 2>&1; then
+        echo "oomtrace: PyPI unreachable or torch $version not installable (see $cache/pip-torch-$version.log):" \
+          "skipped the scenarios under real torch $version" >&2
+        continue
+      fi
+      touch "$venv/.oomtrace-complete"
+      if ! torch_venv_ready "$venv" "$version"; then
+        echo "oomtrace: torch $version installed but does not import: skipped the scenarios under it" >&2
+        continue
+      fi
+    fi
+    torch_pythons+=("$venv/bin/python")
+  done
 }

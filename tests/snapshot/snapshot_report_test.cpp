@@ -139,7 +139,7 @@ TEST_CASE("a snapshot read on its own makes a report", "[snapshot][report]") {
   CHECK(contains(text, "  allocated: 46.50 MiB in 40 blocks\n"));
   CHECK(contains(text, "  cached free: 81.50 MiB in 14 free blocks, the largest 20.00 MiB\n"));
   CHECK(contains(text, "  fragmentation: 75.5%\n"));
-  CHECK(contains(text, "counterfactuals.py:102 generate_counterfactuals"));
+  CHECK(contains(text, "counterfactuals.py:102 in generate_counterfactuals"));
   CHECK(contains(text, "\nFull report: oomtrace report --format json "));
 }
 

@@ -284,10 +284,10 @@ TEST_CASE("allocation sites name the program's own frame", "[snapshot][frames]")
   CHECK(allocation_site(snapshot, 0) == kNoStackSite);
   CHECK(allocation_site(snapshot, 1) == "/home/me/model.py:20 in forward");
   CHECK(allocation_site(snapshot, 2) == "C++ at::_ops::bmm");
-  CHECK(allocation_site(snapshot, 3) == "/venv/lib/python3.11/site-packages/einops/_backends.py:288 einsum");
+  CHECK(allocation_site(snapshot, 3) == "/venv/lib/python3.11/site-packages/einops/_backends.py:288 in einsum");
   CHECK(allocation_site(snapshot, 4) == kNoPythonFrameSite);
   CHECK(python_stack(snapshot, 1, 16) ==
-        std::vector<std::string>{"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py:1500 _call_impl",
+        std::vector<std::string>{"/venv/lib/python3.11/site-packages/torch/nn/modules/module.py:1500 in _call_impl",
                                  "/home/me/model.py:20 in forward"});
   CHECK(python_stack(snapshot, 1, 1).size() == 1);
   CHECK(is_library_frame(snapshot.frames[5]));
