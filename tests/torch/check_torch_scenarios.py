@@ -5,8 +5,10 @@ PyTorch itself printed and measured.
     check_torch_scenarios.py --oomtrace build/oomtrace --python VENV/bin/python --work DIR
 
 Also checks that the simulated runtime defines every libcudart symbol the
-installed torch imports. Prints one line per check and ends with
-"N passed, M failed"; exits 1 when any failed.
+installed torch imports, and (whatif_against_torch.py) that `oomtrace whatif`
+agrees with PyTorch's allocator on the snapshots of --fixtures and those the
+scenarios saved. Prints one line per check and ends with "N passed, M
+failed"; exits 1 when any failed.
 """
 import argparse
 import glob
@@ -16,6 +18,8 @@ import re
 import shutil
 import subprocess
 import sys
+
+import whatif_against_torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIOS_PY = os.path.join(HERE, "torch_scenarios.py")
@@ -314,12 +318,39 @@ def check_runtime_symbols(args):
               % (soname, len(symbols), (": missing " + ", ".join(missing)) if missing else ""))
 
 
+def check_whatif_agreement(args):
+    """Every fixture and every snapshot a scenario saved, replayed through
+    PyTorch and through the model under each setting of the sweep."""
+    snapshots = sorted(glob.glob(os.path.join(args.fixtures, "*.pickle")))
+    for scenario_dir in sorted(glob.glob(os.path.join(args.work, "*"))):
+        saved = sorted(glob.glob(os.path.join(scenario_dir, "oomtrace.*.oom1.snapshot.pickle")))
+        if saved:
+            named = os.path.join(args.work, "scenario-%s.pickle" % os.path.basename(scenario_dir))
+            shutil.copyfile(saved[0], named)
+            snapshots.append(named)
+    check(len(snapshots) > 4, "whatif: %d snapshots to replay through PyTorch and the model" % len(snapshots))
+    agreement = {True: 0, False: 0}
+    table = list(whatif_against_torch.TABLE_HEADER)
+    whatif_args = argparse.Namespace(oomtrace=args.oomtrace, python=args.python,
+                                     work=os.path.join(args.work, "whatif"))
+    os.makedirs(whatif_args.work, exist_ok=True)
+    for path in snapshots:
+        whatif_against_torch.compare(whatif_args, os.path.splitext(os.path.basename(path))[0], path, table, agreement)
+    results["passed"] += agreement[True]
+    results["failed"] += agreement[False]
+    if args.whatif_table:
+        with open(args.whatif_table, "w") as out:
+            out.write("\n".join(table) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--oomtrace", required=True)
     parser.add_argument("--python", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--only", help="run one scenario function, e.g. scenario_leak")
+    parser.add_argument("--fixtures", help="a folder of real PyTorch snapshots to hold the what-if against")
+    parser.add_argument("--whatif-table", help="where to write the what-if agreement table (markdown)")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     check_runtime_symbols(args)
@@ -327,6 +358,8 @@ def main():
         if args.only and scenario.__name__ != args.only:
             continue
         scenario(args)
+    if args.fixtures:
+        check_whatif_agreement(args)
     print("%d passed, %d failed" % (results["passed"], results["failed"]))
     return 1 if results["failed"] else 0
 
