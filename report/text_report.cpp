@@ -188,17 +188,23 @@ std::string live_at_last_event(const Report& report) {
 }
 
 // One line: the JSON report has the sites and their stacks.
-std::string leak_line(const LeakSignal& leak) {
+// failing_line: the innermost Python frame of the last failure, when known.
+std::string leak_line(const LeakSignal& leak, const std::optional<std::string>& failing_line) {
   std::string line = "Leak suspected: live device memory grew by " + format_bytes(leak.growth_bytes) +
                      " over the run and never came back down";
-  if (!leak.sites.empty() && !leak.sites.front().frame.empty()) {
-    line += " (most at " + leak.sites.front().frame + ", +" + format_bytes(leak.sites.front().growth_bytes) + ")";
-  }
-  line += ".";
+  // A Python line says more than the native frame of the framework's
+  // allocator, so it replaces it when known.
   if (!leak.python_sites.empty()) {
     const TorchAllocationSite& top = leak.python_sites.front();
-    line += " PyTorch's last snapshot holds most live memory from " + top.site + " (" + format_bytes(top.bytes) +
+    line += ". PyTorch's last snapshot holds most live memory from " + top.site + " (" + format_bytes(top.bytes) +
             " in " + count_phrase(top.blocks, "block", "blocks") + "): look for what keeps those tensors alive.";
+  } else if (failing_line) {
+    line += ". The allocation that ran out of memory was made at " + *failing_line +
+            "; OOMTRACE_TORCH_HISTORY=1 names the line of every live block.";
+  } else if (!leak.sites.empty() && !leak.sites.front().frame.empty()) {
+    line += " (most at " + leak.sites.front().frame + ", +" + format_bytes(leak.sites.front().growth_bytes) + ").";
+  } else {
+    line += ".";
   }
   return wrap(line, "");
 }
@@ -222,7 +228,13 @@ std::string render_text(const Report& report) {
   } else {
     text = summary_paragraph(report);
   }
-  if (report.leak_suspected.suspected) text += "\n" + leak_line(report.leak_suspected);
+  if (report.leak_suspected.suspected) {
+    std::optional<std::string> failing_line;
+    if (!report.failures.empty() && !report.failures.back().python_stack.empty()) {
+      failing_line = report.failures.back().python_stack.front();
+    }
+    text += "\n" + leak_line(report.leak_suspected, failing_line);
+  }
   if (!report.pytorch.empty()) text += "\n" + pytorch_text(report);
   if (report.simulated_gpu) {
     text += "\nSimulated GPU (" + *report.simulated_gpu +

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "report/torch_frames.h"
 #include "report/torch_snapshot_file.h"
 
 namespace oomtrace::report {
@@ -61,11 +62,15 @@ std::vector<Attached> load_all(const trace::Trace& trace, Report& report, std::v
   return attached;
 }
 
-void fill_from(FailureReport& failure, const TorchDeviceMemory& device) {
+void fill_from(FailureReport& failure, const TorchDeviceMemory& device, const TorchSnapshot& snapshot) {
   failure.process_allocated_bytes = device.allocated_bytes;
   failure.largest_free_block_bytes = device.largest_free_block_bytes;
   failure.fragmentation = device.fragmentation;
   if (device.last_oom) failure.python_stack = device.last_oom->python_stack;
+  // History off (the bridge's default): the observer's own view of the stack.
+  if (failure.python_stack.empty() && snapshot.oom_stack && snapshot.oom_stack->device == device.device) {
+    failure.python_stack = python_stack(snapshot, snapshot.oom_stack->stack, kTorchFramesPerBlock);
+  }
 }
 
 // A failing CUDA call belongs to the first snapshot saved at or after it
@@ -104,7 +109,7 @@ std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report
                              seconds(failure.time_ns) + ".");
       continue;
     }
-    fill_from(failure, *device);
+    fill_from(failure, *device, *snapshot.snapshot);
     snapshot.failures.push_back(i);
   }
   return notes;
@@ -114,7 +119,10 @@ void add_python_leak_sites(Report& report, size_t limit) {
   if (report.pytorch.empty()) return;
   std::vector<TorchAllocationSite> sites;
   for (const TorchDeviceMemory& device : report.pytorch.back().analysis.devices) {
-    sites.insert(sites.end(), device.top_sites.begin(), device.top_sites.end());
+    for (const TorchAllocationSite& site : device.top_sites) {
+      // Blocks allocated while the history was off name no line.
+      if (site.site != kNoStackSite) sites.push_back(site);
+    }
   }
   std::stable_sort(sites.begin(), sites.end(),
                    [](const TorchAllocationSite& a, const TorchAllocationSite& b) { return a.bytes > b.bytes; });

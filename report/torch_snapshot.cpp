@@ -108,6 +108,8 @@ class SnapshotReader {
         read_settings(value, at);
       } else if (key == "external_annotations") {
         read_annotations(value, at);
+      } else if (key == "oomtrace_oom_stack") {
+        read_oom_stack(value, at);
       }
     });
     if (!has_segments) fail(where, "no \"segments\": not a PyTorch memory snapshot");
@@ -277,6 +279,16 @@ class SnapshotReader {
       });
       snapshot_.external_annotations.push_back(std::move(annotation));
     }
+  }
+
+  void read_oom_stack(PickleValue dict, const Where& where) {
+    TorchOomStack oom;
+    for_each_field(dict, where, budget_, [&](std::string_view key, PickleValue value, const Where& at) {
+      if (key == "device") oom.device = read_small_int(value, at);
+      else if (key == "requested_bytes") oom.requested_bytes = read_size(value, at);
+      else if (key == "frames") oom.stack = read_stack(value, at);
+    });
+    snapshot_.oom_stack = oom;
   }
 
   // A frame list shared by many blocks is read once.

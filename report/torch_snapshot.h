@@ -110,8 +110,20 @@ struct TorchSetting {
   std::string json_value;
 };
 
+// Written by oomtrace's Python bridge beside PyTorch's own keys
+// ("oomtrace_oom_stack"): the Python stack of the allocation that ran out of
+// memory, as the OOM observer saw it on the failing thread. It needs no
+// allocation history, so it is there when the history (and its "oom"
+// entry's frames) is off.
+struct TorchOomStack {
+  int device = 0;
+  uint64_t requested_bytes = 0;
+  TorchStackId stack = kNoTorchStack;  // innermost first
+};
+
 struct TorchSnapshot {
   TorchSnapshotFormat format = TorchSnapshotFormat::Current;
+  std::optional<TorchOomStack> oom_stack;
   std::vector<TorchSegment> segments;
   std::vector<std::vector<TorchTraceEntry>> device_traces;  // index: device
   std::vector<TorchSetting> allocator_settings;             // empty when not recorded

@@ -9,9 +9,15 @@ initialisation, on the program's own thread:
   unlocked) before it raises; the observer saves
   `torch.cuda.memory._snapshot()` next to the trace and tells the library,
   which records the file as an attachment of the trace;
-- unless OOMTRACE_TORCH_HISTORY=0, it turns on PyTorch's allocation history
+- the observer also takes the Python stack of the failing allocation itself
+  (it runs on the failing thread) and saves it in the snapshot under
+  "oomtrace_oom_stack", so the report names the line without any history;
+- with OOMTRACE_TORCH_HISTORY=1 it turns on PyTorch's allocation history
   with Python stacks, in a ring buffer of OOMTRACE_TORCH_HISTORY_ENTRIES
-  entries (default 100000), so the snapshot carries the blocks' stacks.
+  entries (default 100000), so the snapshot carries every block's stack and
+  the allocation sequence `oomtrace whatif` replays. It is off by default:
+  in a loop that allocates a tensor per operation it costs +60 to +80 %
+  (bench/torch_bridge_overhead.py), against +1.5 % without it.
 
 It also records out-of-memory exceptions that reach the top of a thread
 uncaught (CuPy and JAX raise theirs in Python, where the library's C++ hook
@@ -28,6 +34,7 @@ import os
 import pickle
 import sys
 import threading
+import traceback
 
 _OOM_MARKERS = ("out of memory", "resource_exhausted", "out of memory allocating")
 
@@ -45,6 +52,9 @@ def _number(name, default):
 
 
 _history_entries = _number("OOMTRACE_TORCH_HISTORY_ENTRIES", "100000")
+_history_context = os.environ.get("OOMTRACE_TORCH_HISTORY_CONTEXT", "all")
+if _history_context not in ("all", "alloc", "state", "none"):
+    _history_context = "all"
 _max_snapshots = _number("OOMTRACE_TORCH_SNAPSHOTS", "3")
 _snapshots_saved = 0
 _lock = threading.Lock()
@@ -109,6 +119,8 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
     path = "%s.oom%d.snapshot.pickle" % (stem, number)
     try:
         snapshot = torch.cuda.memory._snapshot()
+        snapshot["oomtrace_oom_stack"] = {"device": device, "requested_bytes": alloc,
+                                          "frames": _failing_python_stack()}
         # Protocol 4: what PyTorch's memory_viz reads.
         _write_private(path, pickle.dumps(snapshot, protocol=4))
         _library.oomtrace_bridge_attachment(b"torch_snapshot", path.encode())
@@ -116,10 +128,19 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
         _note("snapshot not written at the out-of-memory on GPU %s (%s)" % (device, _failure(error)))
 
 
+def _failing_python_stack():
+    """The Python frames that led to the failing allocation, innermost first,
+    in the snapshot's frame format. PyTorch calls the observer on the thread
+    whose allocation failed, so this thread's stack is that allocation's."""
+    frames = traceback.extract_stack(sys._getframe(2))  # skip this and the observer
+    return [{"filename": frame.filename, "line": frame.lineno, "name": frame.name} for frame in reversed(frames)]
+
+
 def _start_history(torch):
     record = torch.cuda.memory._record_memory_history
     try:
-        record(enabled="all", context="all", stacks="python", max_entries=_history_entries)
+        record(enabled="all", context=None if _history_context == "none" else _history_context, stacks="python",
+               max_entries=_history_entries)
     except TypeError:  # PyTorch before 2.1
         record(True, record_context=True, trace_alloc_max_entries=_history_entries,
                trace_alloc_record_context=True)
@@ -137,7 +158,7 @@ def _attach():
             attach_observer(_on_out_of_memory)
         except Exception as error:  # backend:cudaMallocAsync refuses observers
             _note("observer not attached, so no snapshot is saved at an out-of-memory (%s)" % _failure(error))
-    if _flag("OOMTRACE_TORCH_HISTORY", "1"):
+    if _flag("OOMTRACE_TORCH_HISTORY", "0"):
         try:
             _start_history(torch)
         except Exception as error:  # backend:cudaMallocAsync refuses history too

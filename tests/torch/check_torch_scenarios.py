@@ -3,6 +3,13 @@ GPU (`oomtrace run --simulate-gpu`) and checks each report against what
 PyTorch itself printed and measured.
 
     check_torch_scenarios.py --oomtrace build/oomtrace --python VENV/bin/python --work DIR
+    check_torch_scenarios.py --real-gpu --table T.md ...   (scripts/gpu-validation.sh)
+
+With --real-gpu the same scenarios run on the machine's GPU instead: the
+memory "other processes" hold is a second process holding it, a scenario
+that needs two GPUs is skipped on one, and the checks that only the
+simulation can make (its spec in the report, the simulated NVML's pid) are
+replaced by what the real device allows. --table writes a row per scenario.
 
 Also checks that the simulated runtime defines every libcudart symbol the
 installed torch imports, and (whatif_against_torch.py) that `oomtrace whatif`
@@ -27,6 +34,7 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 results = {"passed": 0, "failed": 0}
+table_rows = []
 
 
 def check(condition, what):
@@ -74,9 +82,40 @@ def agrees_with_message(failure, figures):
 
 # ------------------------------------------------------------ running one scenario
 
+class MemoryHolder:
+    """Another process holding GPU memory, for --real-gpu's others=SIZE."""
+
+    def __init__(self, python, size):
+        self.process = None
+        if not size:
+            return
+        holder = ("import sys, time, torch\n"
+                  "held = torch.empty(%d, dtype=torch.uint8, device='cuda')\n"
+                  "print('held', flush=True)\n"
+                  "time.sleep(3600)\n" % size)
+        self.process = subprocess.Popen([python, "-c", holder], stdout=subprocess.PIPE, text=True)
+        self.process.stdout.readline()
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def release(self):
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+
+
+def others_bytes(spec):
+    found = re.search(r"others=(\d+)GiB", spec)
+    return int(found.group(1)) * GiB if found else 0
+
+
 class Run:
-    def __init__(self, args, name, spec, env=None):
+    def __init__(self, args, name, spec, env=None, scenario=None):
         self.name = name
+        self.spec = spec
+        self.real_gpu = args.real_gpu
         self.dir = os.path.join(args.work, name)
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -84,9 +123,15 @@ class Run:
         environment = dict(os.environ)
         environment.pop("PYTORCH_CUDA_ALLOC_CONF", None)
         environment.update(env or {})
-        command = [args.oomtrace, "run", "--simulate-gpu", spec, "--dir", self.dir, "--",
-                   args.python, SCENARIOS_PY, name, observations]
-        done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+        device = [] if args.real_gpu else ["--simulate-gpu", spec]
+        command = [args.oomtrace, "run"] + device + ["--dir", self.dir, "--",
+                                                     args.python, SCENARIOS_PY, scenario or name, observations]
+        holder = MemoryHolder(args.python, others_bytes(spec) if args.real_gpu else 0)
+        self.other_pid = holder.pid if args.real_gpu else 4242
+        try:
+            done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+        finally:
+            holder.release()
         self.exit_code = done.returncode
         self.stdout, self.stderr = done.stdout, done.stderr
         self.observed = self._load(observations) or {}
@@ -97,6 +142,7 @@ class Run:
         if not check(len(reports) == 1 and self.observed, "%s: one report and PyTorch's observations written"
                      % name):
             print(self.stderr[-3000:])
+        table_rows.append(self)
 
     @staticmethod
     def _load(path):
@@ -125,9 +171,32 @@ class Run:
         return messages
 
     def check_simulated(self, spec):
+        if self.real_gpu:
+            check(self.report.get("simulated_gpu") is None, "%s: the report does not claim a simulated GPU" % self.name)
+            return
         check(self.report.get("simulated_gpu") == spec, "%s: the report says it ran on the simulated GPU %s"
               % (self.name, spec))
         check("Simulated GPU (%s)" % spec in self.text, "%s: the text report says so too" % self.name)
+
+    def main_failure(self):
+        """The failure the text report explains first: the last one not recovered from."""
+        unrecovered = self.unrecovered()
+        return unrecovered[-1] if unrecovered else (self.failures()[-1] if self.failures() else None)
+
+    def table_row(self):
+        failure = self.main_failure() or {}
+        figures = message_figures(self.oom_messages()[-1]) if self.oom_messages() else {}
+        where = self.text.split("Where (innermost first):\n", 1)
+        first_frame = where[1].splitlines()[0].strip() if len(where) == 2 else ""
+        size = lambda value: torch_format_size(value) if value is not None else "–"
+        return "| %s | %d | %s | %s | %s / %s / %s | %s | %s | %s |" % (
+            self.name, self.exit_code, ", ".join(sorted({f["verdict"] or "none" for f in self.failures()})) or "no failure",
+            "yes" if any(f["recovered"] for f in self.failures()) else "no",
+            size(failure.get("requested_bytes")), size(failure.get("device_total_bytes")),
+            size(failure.get("device_free_bytes")),
+            " / ".join(figures.get(key, "–") for key in ("requested", "total", "free")) if figures else "–",
+            "yes" if "torch_scenarios.py" in first_frame else "no",
+            "; ".join(self.report.get("notes", []))[:120] or "–")
 
     def check_message_agreement(self):
         messages = [m for m in self.oom_messages() if "Tried to allocate" in m]
@@ -167,7 +236,8 @@ def scenario_exhausted(args):
 
 def scenario_fragmentation(args):
     spec = "8GiB"
-    run = Run(args, "fragmentation", spec)
+    # With the history on: its snapshot is one the what-if replays.
+    run = Run(args, "fragmentation", spec, {"OOMTRACE_TORCH_HISTORY": "1"})
     run.check_simulated(spec)
     check(run.observed.get("fitted") is False, "fragmentation: the 300 MiB request fails under the native allocator")
     failures = run.with_verdict("fragmentation")
@@ -198,7 +268,9 @@ def scenario_expandable(args):
 
 def scenario_async_backend(args):
     spec = "8GiB"
-    run = Run(args, "async_backend", spec, {"PYTORCH_CUDA_ALLOC_CONF": "backend:cudaMallocAsync"})
+    # History asked for, so that both refusals are seen.
+    run = Run(args, "async_backend", spec, {"PYTORCH_CUDA_ALLOC_CONF": "backend:cudaMallocAsync",
+                                            "OOMTRACE_TORCH_HISTORY": "1"})
     run.check_simulated(spec)
     apis = {f["api"] for f in run.failures()}
     check(any(api.startswith("cudaMallocAsync") or api.startswith("cuMemAllocAsync") for api in apis),
@@ -233,23 +305,32 @@ def scenario_other_processes(args):
     failures = run.with_verdict("other_processes")
     if check(failures, "other_processes: verdict other_processes"):
         named = failures[0]["other_processes"]
-        check(any(p["pid"] == 4242 and p["used_bytes"] == 5 * GiB for p in named),
-              "other_processes: NVML names the other process (pid 4242, 5 GiB): %s" % named)
+            # On a real GPU the other process also holds its CUDA context.
+        check(any(p["pid"] == run.other_pid and (p["used_bytes"] == 5 * GiB or
+                                                 (run.real_gpu and p["used_bytes"] >= 5 * GiB)) for p in named),
+              "other_processes: NVML names the other process (pid %s, 5 GiB): %s" % (run.other_pid, named))
     run.check_message_agreement()
-    check(any("Process 4242 has 5.00 GiB memory in use" in m for m in run.oom_messages()),
-          "other_processes: PyTorch's message names the same process through the simulated NVML")
+    check(any("Process %s has " % run.other_pid in m for m in run.oom_messages()),
+          "other_processes: PyTorch's message names the same process through NVML")
 
 
 def scenario_leak(args):
+    """By default (no history) the leak line names the line whose allocation
+    failed; with OOMTRACE_TORCH_HISTORY=1 the line holding the live memory."""
     spec = "8GiB"
-    run = Run(args, "leak", spec)
-    leak = run.report.get("leak_suspected", {})
-    check(leak.get("suspected"), "leak: leak_suspected after %s steps" % run.observed.get("steps"))
-    sites = leak.get("python_sites", [])
-    check(any(re.search(r"torch_scenarios\.py:\d+ in leak", site["site"]) for site in sites),
-          "leak: the Python line that allocates is named (%s)" % [s["site"] for s in sites][:2])
-    leak_line = run.text.split("Leak suspected:", 1)[-1].split("\n\n")[0]
-    check("torch_scenarios.py" in leak_line, "leak: the text report's leak line names the Python line")
+    for name, env in (("leak", {}), ("leak_history", {"OOMTRACE_TORCH_HISTORY": "1"})):
+        run = Run(args, name, spec, env, scenario="leak")
+        leak = run.report.get("leak_suspected", {})
+        check(leak.get("suspected"), "%s: leak_suspected after %s steps" % (name, run.observed.get("steps")))
+        sites = [site["site"] for site in leak.get("python_sites", [])]
+        if env:
+            check(any(re.search(r"torch_scenarios\.py:\d+ in leak", site) for site in sites[:1]),
+                  "%s: the Python line holding the live memory is named first (%s)" % (name, sites[:2]))
+        else:
+            check(not sites, "%s: without history no block names a line (%s)" % (name, sites[:2]))
+        leak_line = run.text.split("Leak suspected:", 1)[-1].split("\n\n")[0]
+        check(re.search(r"torch_scenarios\.py:\d+ in leak", leak_line) is not None,
+              "%s: the text report's leak line names the Python line that allocates" % name)
 
 
 def scenario_recovered(args):
@@ -279,7 +360,10 @@ def scenario_caught_and_uncaught(args):
 
 def scenario_second_gpu(args):
     spec = "2x8GiB"
-    run = Run(args, "second_gpu", spec)
+    if args.real_gpu and gpu_count(args) < 2:
+        print("skip second_gpu: this machine has one GPU")
+        return
+    run = Run(args, "second_gpu", spec, {"OOMTRACE_TORCH_HISTORY": "1"})
     run.check_simulated(spec)
     check(run.failures() and all(f["device"] == 1 for f in run.failures()),
           "second_gpu: every failure is on GPU 1 (%s)" % [f["device"] for f in run.failures()])
@@ -318,13 +402,30 @@ def check_runtime_symbols(args):
               % (soname, len(symbols), (": missing " + ", ".join(missing)) if missing else ""))
 
 
+def gpu_count(args):
+    done = subprocess.run([args.python, "-c", "import torch; print(torch.cuda.device_count())"],
+                          capture_output=True, text=True)
+    return int(done.stdout.strip() or 0)
+
+
+def write_table(path):
+    lines = ["| scenario | exit | verdicts | recovered | report: requested / total / free | "
+             "PyTorch's message: requested / total / free | Python frame in Where | notes |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [run.table_row() for run in table_rows]
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def check_whatif_agreement(args):
     """Every fixture and every snapshot a scenario saved, replayed through
     PyTorch and through the model under each setting of the sweep."""
     snapshots = sorted(glob.glob(os.path.join(args.fixtures, "*.pickle")))
     for scenario_dir in sorted(glob.glob(os.path.join(args.work, "*"))):
         saved = sorted(glob.glob(os.path.join(scenario_dir, "oomtrace.*.oom1.snapshot.pickle")))
-        if saved:
+        # Only the scenarios run with the history on recorded a sequence.
+        if saved and any(whatif_against_torch.load_snapshot(saved[0]).get("device_traces") or []):
             named = os.path.join(args.work, "scenario-%s.pickle" % os.path.basename(scenario_dir))
             shutil.copyfile(saved[0], named)
             snapshots.append(named)
@@ -351,15 +452,20 @@ def main():
     parser.add_argument("--only", help="run one scenario function, e.g. scenario_leak")
     parser.add_argument("--fixtures", help="a folder of real PyTorch snapshots to hold the what-if against")
     parser.add_argument("--whatif-table", help="where to write the what-if agreement table (markdown)")
+    parser.add_argument("--real-gpu", action="store_true", help="run on this machine's GPU, not the simulated one")
+    parser.add_argument("--table", help="where to write a row per scenario (markdown)")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    check_runtime_symbols(args)
+    if not args.real_gpu:
+        check_runtime_symbols(args)
     for scenario in SCENARIOS:
         if args.only and scenario.__name__ != args.only:
             continue
         scenario(args)
     if args.fixtures:
         check_whatif_agreement(args)
+    if args.table:
+        write_table(args.table)
     print("%d passed, %d failed" % (results["passed"], results["failed"]))
     return 1 if results["failed"] else 0
 
