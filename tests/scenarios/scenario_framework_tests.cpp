@@ -49,7 +49,7 @@ TEST_CASE("libtorch: an uncaught c10::OutOfMemoryError aborts as before, with a 
 }
 
 #ifdef PYTHON3_PATH
-TEST_CASE("Python bridge: snapshot saved at the OOM, history on, uncaught error recorded") {
+TEST_CASE("Python bridge: snapshot saved at the OOM, uncaught error recorded") {
   Env env = {{"PYTHONPATH", std::string(FAKE_TORCH_DIR) + ":" + BRIDGE_DIR},
              {"PYTHONDONTWRITEBYTECODE", "1"}};
   RunResult run_result = run({PYTHON3_PATH, PYTHON_SCENARIO_DIR "/torch_fraction_oom.py"}, env);
@@ -71,6 +71,31 @@ TEST_CASE("Python bridge: snapshot saved at the OOM, history on, uncaught error 
   json report = run_result.report();
   REQUIRE(report["failures"].size() == 1);
   CHECK(report["failures"][0]["verdict"] == "limit");
+}
+
+// The bridge never stops the program, and never fails silently either: each
+// step it could not take is a note in the trace and in the report.
+TEST_CASE("Python bridge: what it could not do is noted in the report") {
+  Env env = {{"PYTHONPATH", std::string(FAKE_TORCH_DIR) + ":" + BRIDGE_DIR},
+             {"PYTHONDONTWRITEBYTECODE", "1"}, {"FAKE_TORCH_WITHOUT_OBSERVER", "1"}};
+  RunResult without_observer = run({PYTHON3_PATH, PYTHON_SCENARIO_DIR "/torch_fraction_oom.py"}, env);
+  CHECK(without_observer.exit_code == 1);
+  oomtrace::trace::Trace trace = read_only_trace(without_observer);
+  CHECK(trace.attachments.empty());
+  REQUIRE(trace.notes.size() == 1);
+  CHECK_THAT(trace.notes[0], Catch::StartsWith("PyTorch bridge: observer not attached: this torch has no "
+                                               "torch._C._cuda_attach_out_of_memory_observer"));
+  CHECK_THAT(without_observer.report()["notes"].dump(), Catch::Contains("observer not attached"));
+
+  env = {{"PYTHONPATH", std::string(FAKE_TORCH_DIR) + ":" + BRIDGE_DIR},
+         {"PYTHONDONTWRITEBYTECODE", "1"}, {"FAKE_TORCH_SNAPSHOT_FAILS", "1"}};
+  RunResult snapshot_fails = run({PYTHON3_PATH, PYTHON_SCENARIO_DIR "/torch_fraction_oom.py"}, env);
+  CHECK(snapshot_fails.exit_code == 1);
+  trace = read_only_trace(snapshot_fails);
+  CHECK(trace.attachments.empty());
+  REQUIRE(trace.notes.size() == 1);
+  CHECK_THAT(trace.notes[0], Catch::StartsWith("PyTorch bridge: snapshot not written at the out-of-memory on GPU 0 "
+                                               "(RuntimeError: snapshot unavailable in this build)"));
 }
 
 TEST_CASE("Python bridge: OOMTRACE_PYTHON=0 turns it off") {

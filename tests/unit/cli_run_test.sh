@@ -36,6 +36,31 @@ else
   fail "environment: the command did not run in the new --dir"
 fi
 
+# --simulate-gpu: the simulated device's configuration and libraries, the
+# runtimes preloaded after the library; a bad spec is one line and exit 2.
+run_captured simulated "$OOMTRACE" run --simulate-gpu 2x24GiB,others=6GiB --dir "$WORK/sim" -- \
+  sh -c 'printf "%s\n" "$FAKE_CUDA_DEVICES" "$FAKE_CUDA_TOTAL_MIB" "$FAKE_CUDA_OTHER_MIB" \
+         "$OOMTRACE_SIMULATED_GPU" "$LD_PRELOAD" "$LD_LIBRARY_PATH" >"$OOMTRACE_DIR/env"'
+expect_rc simulated 0
+simulated_libraries="$(dirname "$(readlink -f "$OOMTRACE")")/fake_cuda"
+if [ -f "$WORK/sim/env" ]; then
+  [ "$(sed -n 1,4p "$WORK/sim/env" | tr '\n' ' ')" = "2 24576 6144 2x24GiB,others=6GiB " ] ||
+    fail "simulated: device settings are '$(sed -n 1,4p "$WORK/sim/env" | tr '\n' ' ')'"
+  [ "$(sed -n 5p "$WORK/sim/env")" = "$NOOP:$simulated_libraries/libcudart.so.13:$simulated_libraries/libcudart.so.12" ] ||
+    fail "simulated: LD_PRELOAD is '$(sed -n 5p "$WORK/sim/env")'"
+  case "$(sed -n 6p "$WORK/sim/env")" in
+    "$simulated_libraries"*) ;;
+    *) fail "simulated: LD_LIBRARY_PATH is '$(sed -n 6p "$WORK/sim/env")'" ;;
+  esac
+else
+  fail "simulated: the command did not run"
+fi
+for spec in 0GiB 17x8GiB 8GiB,others=9GiB 8GiB,spare=1GiB lots 8XiB; do
+  run_captured "bad_spec_$spec" "$OOMTRACE" run --simulate-gpu "$spec" -- true
+  expect_rc "bad_spec_$spec" 2
+  expect_one_error_line "bad_spec_$spec" "--simulate-gpu $spec"
+done
+
 # A TERM sent to oomtrace reaches the program, whose exit code comes back.
 # (No `timeout` wrapper here: the TERM must reach oomtrace itself; CTest's
 # time limit guards against a hang.)

@@ -9,8 +9,14 @@ def _record_memory_history(enabled=None, context=None, stacks=None, max_entries=
 
 def _snapshot():
     """The current snapshot format, for the segments the fake allocator holds:
-    each segment's first half allocated (with a Python frame), the rest free."""
+    each segment's first half allocated (with a Python frame), the rest free.
+    FAKE_TORCH_SNAPSHOT_FAILS=1 makes it raise, as a broken release might."""
+    import os
+
     from . import segments
+
+    if os.environ.get("FAKE_TORCH_SNAPSHOT_FAILS") == "1":
+        raise RuntimeError("snapshot unavailable in this build")
 
     result = []
     for address, size in segments:
