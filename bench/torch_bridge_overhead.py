@@ -6,12 +6,13 @@ Runs an allocation-heavy loop (every operation allocates a tensor; the
 simulated device runs no kernel, so allocation is most of the work) under
 real PyTorch on the simulated GPU, in turns:
 
-  without      the simulated device alone, no liboomtrace.so
-  library      oomtrace run, bridge off (OOMTRACE_PYTHON=0)
-  history=off  oomtrace run, bridge on, PyTorch's history off (OOMTRACE_TORCH_HISTORY=0)
-  default      oomtrace run as shipped (history of allocations, Python stacks)
-  history=all  history with a stack for every free too (context="all"), the
-               setting before the default was chosen
+  without     the simulated device alone, no liboomtrace.so
+  library     oomtrace run, bridge off (OOMTRACE_PYTHON=0)
+  default     oomtrace run as shipped: bridge on, PyTorch's history off
+  history     OOMTRACE_TORCH_HISTORY=1: allocation history, Python stacks
+              for allocations and frees (context="all")
+  no-stacks   history without stacks (OOMTRACE_TORCH_HISTORY_CONTEXT=none)
+  alloc-only  stacks for allocations only (OOMTRACE_TORCH_HISTORY_CONTEXT=alloc)
 
 Each configuration runs --rounds times, alternating, and the median of the
 time per iteration measured inside the process (after a warm-up) is
@@ -53,11 +54,10 @@ def configurations(args):
     return [
         ("without", [], bare),
         ("library", traced, {"OOMTRACE_PYTHON": "0"}),
-        ("history=off", traced, {"OOMTRACE_TORCH_HISTORY": "0"}),
-        ("ctx=none", traced, {"OOMTRACE_TORCH_HISTORY_CONTEXT": "none"}),
-        ("ctx=state", traced, {"OOMTRACE_TORCH_HISTORY_CONTEXT": "state"}),
-        ("ctx=alloc", traced, {"OOMTRACE_TORCH_HISTORY_CONTEXT": "alloc"}),
-        ("ctx=all", traced, {"OOMTRACE_TORCH_HISTORY_CONTEXT": "all"}),
+        ("default", traced, {}),
+        ("history", traced, {"OOMTRACE_TORCH_HISTORY": "1"}),
+        ("no-stacks", traced, {"OOMTRACE_TORCH_HISTORY": "1", "OOMTRACE_TORCH_HISTORY_CONTEXT": "none"}),
+        ("alloc-only", traced, {"OOMTRACE_TORCH_HISTORY": "1", "OOMTRACE_TORCH_HISTORY_CONTEXT": "alloc"}),
     ]
 
 

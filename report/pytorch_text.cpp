@@ -54,7 +54,8 @@ std::string heading(const Report& report, const PytorchSnapshotReport& snapshot)
   if (!snapshot.time_ns) return text;
   std::string when = "Saved at " + seconds(*snapshot.time_ns);
   if (!snapshot.failures.empty()) {
-    when += snapshot.failures.size() == 1 ? ", after the failure at " : ", after the failures at ";
+    // PyTorch saves it between its failed CUDA calls and the exception.
+    when += snapshot.failures.size() == 1 ? ", for the failure at " : ", for the failures at ";
     when += failure_times(report, snapshot);
   }
   return text + wrap(when + ".", "");

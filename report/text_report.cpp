@@ -236,6 +236,10 @@ std::string render_text(const Report& report) {
     text += "\n" + leak_line(report.leak_suspected, failing_line);
   }
   if (!report.pytorch.empty()) text += "\n" + pytorch_text(report);
+  if (!report.notes.empty()) {
+    text += "\nNotes:\n";
+    for (const std::string& note : report.notes) text += wrap(note, "  - ");
+  }
   if (report.simulated_gpu) {
     text += "\nSimulated GPU (" + *report.simulated_gpu +
             "): this run used oomtrace's simulated device, not a real one.\n";

@@ -112,6 +112,15 @@ std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report
     fill_from(failure, *device, *snapshot.snapshot);
     snapshot.failures.push_back(i);
   }
+  bool any_history = std::any_of(report.pytorch.begin(), report.pytorch.end(), [](const PytorchSnapshotReport& s) {
+    return std::any_of(s.snapshot->device_traces.begin(), s.snapshot->device_traces.end(),
+                       [](const auto& entries) { return !entries.empty(); });
+  });
+  if (!report.pytorch.empty() && !any_history) {
+    notes.push_back("PyTorch's allocation history was off (the bridge's default: it costs up to +73% in "
+                    "allocation-heavy loops), so the snapshot names no block's Python line and no allocator "
+                    "setting was replayed; rerun with OOMTRACE_TORCH_HISTORY=1 for both.");
+  }
   return notes;
 }
 

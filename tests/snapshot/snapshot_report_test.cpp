@@ -183,7 +183,7 @@ TEST_CASE("an attached snapshot fills the figures of the failures before it", "[
 
   std::string text = render_text(report);
   CHECK(contains(text, "PyTorch memory snapshot (current format): " + folder.file("run.oom1.snapshot.pickle") +
-                           "\nSaved at 1.500 s, after the failures at 1.000 s, 1.000 s.\n"));
+                           "\nSaved at 1.500 s, for the failures at 1.000 s, 1.000 s.\n"));
   CHECK(contains(text, "GPU 0: 128.00 MiB reserved in 10 segments"));
 }
 
