@@ -17,7 +17,7 @@ namespace oomtrace::report {
 namespace {
 
 bool speaks_to(const FailureReport& failure) {
-  if (!failure.verdict || failure.from_message) return false;
+  if (!failure.verdict) return false;
   switch (*failure.verdict) {
     case Verdict::Fragmentation:
     case Verdict::Exhausted:
@@ -144,7 +144,9 @@ void add_replay_findings(const trace::Trace& trace, const AllocatorSettings& set
         return replay_input(whatif_input_from_snapshot(*snapshot->snapshot, failure.device), capacity,
                             failure.device, snapshot->path);
       });
-    } else if (framework_family(failure, settings) == "pytorch") {
+    } else if (!failure.from_message && framework_family(failure, settings) == "pytorch") {
+      // The exception's figures come from its message; without a snapshot
+      // of its own it is replayed through the CUDA failures it follows.
       failure.replay = cache.get(&trace, failure.device, capacity.bytes, [&] {
         return replay_input(whatif_input_from_trace(trace, failure.device), capacity, failure.device, trace.path);
       });

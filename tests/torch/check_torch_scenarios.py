@@ -250,6 +250,11 @@ def scenario_fragmentation(args):
         ours, theirs = failure["fragmentation"], snapshot.get("fragmentation")
         check(ours is not None and theirs is not None and abs(ours - theirs) < 1e-9,
               "fragmentation: fragmentation %s equals PyTorch's snapshot (%s)" % (ours, theirs))
+        # The expandable scenario runs that advice for real.
+        replay = failure.get("replay") or {}
+        check(replay.get("recommended_settings") == "expandable_segments:True",
+              "fragmentation: the replay of the history recommends expandable_segments:True (%s)"
+              % replay.get("recommended_settings"))
     run.check_message_agreement()
     run.check_python_where("fragmentation")
     return run
