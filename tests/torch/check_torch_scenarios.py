@@ -250,11 +250,16 @@ def scenario_fragmentation(args):
         ours, theirs = failure["fragmentation"], snapshot.get("fragmentation")
         check(ours is not None and theirs is not None and abs(ours - theirs) < 1e-9,
               "fragmentation: fragmentation %s equals PyTorch's snapshot (%s)" % (ours, theirs))
-        # The expandable scenario runs that advice for real.
-        replay = failure.get("replay") or {}
-        check(replay.get("recommended_settings") == "expandable_segments:True",
-              "fragmentation: the replay of the history recommends expandable_segments:True (%s)"
-              % replay.get("recommended_settings"))
+        # The replay's advice, run for real: the same program under the
+        # setting the report recommends must fit.
+        advice = (failure.get("replay") or {}).get("recommended_settings")
+        if check(advice is not None and (failure["replay"] or {}).get("recorded_oom_at_event") is not None,
+                 "fragmentation: the replay fails under the recorded settings, as the run did, and recommends %s"
+                 % advice):
+            advised = Run(args, "fragmentation_advised", spec, {"PYTORCH_CUDA_ALLOC_CONF": advice},
+                          scenario="fragmentation")
+            check(advised.observed.get("fitted") is True and not advised.unrecovered(),
+                  "fragmentation: under the recommended %s the real PyTorch fits the same program" % advice)
     run.check_message_agreement()
     run.check_python_where("fragmentation")
     return run
