@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "cli/self_location.h"
+#include "report/messages/sizes.h"
 
 namespace oomtrace::cli {
 namespace {
@@ -19,31 +20,9 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
-// "8GiB", "512MiB", "1.5GiB", "2TiB"; a bare number is bytes. GB/MB are read
-// as the binary units nvidia-smi means by them.
-std::optional<uint64_t> parse_size(std::string_view text) {
-  std::string lower = lowercase(text);
-  size_t digits = 0;
-  while (digits < lower.size() && (std::isdigit(static_cast<unsigned char>(lower[digits])) || lower[digits] == '.')) {
-    ++digits;
-  }
-  if (digits == 0) return std::nullopt;
-  char* end = nullptr;
-  std::string number = lower.substr(0, digits);
-  double value = std::strtod(number.c_str(), &end);
-  if (end != number.c_str() + number.size() || value < 0) return std::nullopt;
-  std::string unit = lower.substr(digits);
-  double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "kb" || unit == "k") scale = 1024.0;
-  else if (unit == "mib" || unit == "mb" || unit == "m") scale = kMiB;
-  else if (unit == "gib" || unit == "gb" || unit == "g") scale = 1024.0 * kMiB;
-  else if (unit == "tib" || unit == "tb" || unit == "t") scale = 1024.0 * 1024.0 * kMiB;
-  else return std::nullopt;
-  double bytes = value * scale;
-  if (bytes > 1e18) return std::nullopt;
-  return static_cast<uint64_t>(bytes);
-}
+// "8GiB", "80G", "512MiB", "1.5GiB": the sizes frameworks print, binary
+// units whatever their spelling (report/messages/sizes.h).
+std::optional<uint64_t> parse_size(std::string_view text) { return report::messages::parse_size(text); }
 
 void prepend_path_variable(const char* name, const std::string& entry) {
   const char* existing = std::getenv(name);

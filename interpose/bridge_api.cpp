@@ -1,8 +1,8 @@
 // What the framework bridges (interpose/python/) call through ctypes: where
 // the trace is, a file to attach to it (a PyTorch memory snapshot saved at an
 // out-of-memory), a note on what the bridge could not do, and a framework's
-// own out-of-memory message (CuPy and JAX
-// raise theirs in Python, where no C++ hook sees them). Not a public API: the
+// own out-of-memory message (CuPy and JAX raise theirs in Python, where no
+// C++ hook sees them). Not a public API: the
 // names carry "bridge" and may change with the bridge.
 #include <string>
 

@@ -16,8 +16,9 @@ initialisation, on the program's own thread:
   with Python stacks, in a ring buffer of OOMTRACE_TORCH_HISTORY_ENTRIES
   entries (default 100000), so the snapshot carries every block's stack and
   the allocation sequence `oomtrace whatif` replays. It is off by default:
-  in a loop that allocates a tensor per operation it costs +60 to +80 %
-  (bench/torch_bridge_overhead.py), against +1.5 % without it.
+  in a loop that allocates a tensor per operation it costs +73 % (+26 %
+  even without stacks), where the bridge without it stays within the
+  noise (bench/torch_bridge_overhead.py, README "What it costs").
 
 It also records out-of-memory exceptions that reach the top of a thread
 uncaught (CuPy and JAX raise theirs in Python, where the library's C++ hook
@@ -54,6 +55,8 @@ def _number(name, default):
 _history_entries = _number("OOMTRACE_TORCH_HISTORY_ENTRIES", "100000")
 _history_context = os.environ.get("OOMTRACE_TORCH_HISTORY_CONTEXT", "all")
 if _history_context not in ("all", "alloc", "state", "none"):
+    sys.stderr.write("oomtrace: OOMTRACE_TORCH_HISTORY_CONTEXT=%s is not all, alloc, state or none; "
+                     "using all\n" % _history_context)
     _history_context = "all"
 _max_snapshots = _number("OOMTRACE_TORCH_SNAPSHOTS", "3")
 _snapshots_saved = 0
