@@ -50,11 +50,11 @@ torch_venv_ready() {
 }
 
 # Sets torch_pythons to the python of every release installed, reused or
-# installed now. Prints one line for each that could not be had, and carries
-# on without it.
+# installed now. What could not be had is said in one line at the end, and
+# the run carries on without it.
 install_torch_venvs() {
   torch_pythons=()
-  local cache version venv
+  local cache version venv skipped=() reason=""
   cache=$(torch_cache_dir)
   mkdir -p "$cache"
   for version in "${oomtrace_torch_versions[@]}"; do
@@ -63,21 +63,23 @@ install_torch_venvs() {
       echo "oomtrace: installing torch $version from PyPI into $venv (once; later runs reuse it)" >&2
       rm -rf "$venv"
       if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-        echo "oomtrace: python3 cannot create a virtual environment: skipped the scenarios under real torch $version" >&2
+        skipped+=("$version") reason="python3 cannot create a virtual environment (python3-venv)"
         continue
       fi
       if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$version" \
         >"$cache/pip-torch-$version.log" 2>&1; then
-        echo "oomtrace: PyPI unreachable or torch $version not installable (see $cache/pip-torch-$version.log):" \
-          "skipped the scenarios under real torch $version" >&2
+        skipped+=("$version") reason="PyPI unreachable or the wheel not installable (see $cache/pip-torch-$version.log)"
         continue
       fi
       touch "$venv/.oomtrace-complete"
       if ! torch_venv_ready "$venv" "$version"; then
-        echo "oomtrace: torch $version installed but does not import: skipped the scenarios under it" >&2
+        skipped+=("$version") reason="installed, but torch does not import"
         continue
       fi
     fi
     torch_pythons+=("$venv/bin/python")
   done
+  if [ ${#skipped[@]} -gt 0 ]; then
+    echo "oomtrace: skipped the scenarios under the real PyTorch for torch ${skipped[*]}: $reason" >&2
+  fi
 }

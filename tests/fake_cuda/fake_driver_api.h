@@ -25,6 +25,7 @@
 #undef cuGetProcAddress
 #undef cuStreamWriteValue32
 #undef cuMemsetD32Async
+#undef cuDevicePrimaryCtxReset
 
 // Everything is built with -fvisibility=hidden; only the driver API (and the
 // test-only helpers) are exported, and -Bsymbolic binds calls between them
@@ -52,6 +53,8 @@ CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice dev);
 CUresult CUDAAPI cuGetProcAddress(const char* symbol, void** pfn, int cudaVersion, cuuint64_t flags);
 CUresult CUDAAPI cuStreamWriteValue32(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags);
 CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui, size_t N, CUstream hStream);
+CUresult CUDAAPI cuDevicePrimaryCtxReset(CUdevice dev);
+CUresult CUDAAPI cuDevicePrimaryCtxReset_v2(CUdevice dev);
 
 // Per-thread default stream variants (cuda.h maps the unversioned names to
 // these only when CUDA_API_PER_THREAD_DEFAULT_STREAM is defined).

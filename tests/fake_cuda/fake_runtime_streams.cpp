@@ -3,8 +3,8 @@
 // every event is complete once recorded, every query says so, and host
 // callbacks run at once on the calling thread. Capture (CUDA graphs) is not
 // simulated: a stream never captures and starting a capture is refused.
-#include <atomic>
-#include <cstdint>
+#include <mutex>
+#include <unordered_set>
 
 #include "fake_runtime_internal.h"
 
@@ -12,23 +12,34 @@ using namespace fake_cudart;
 
 namespace {
 
-// Events carry nothing the simulation needs, so they are tagged heap cells
-// (never dereferenced by callers); the tag rejects foreign handles.
-constexpr std::uint64_t kEventTag = 0xE7E7'0000'0000'0001;
-
-struct FakeEvent {
-  std::uint64_t tag = kEventTag;
+// Events carry nothing the simulation needs: a handle is a heap cell of its
+// own, known by address, so a foreign or destroyed handle is refused
+// without ever being read.
+struct LiveEvents {
+  std::mutex mutex;
+  std::unordered_set<cudaEvent_t> handles;
 };
 
+LiveEvents& live_events() {
+  static LiveEvents* events = new LiveEvents;  // never destroyed: usable from exit-time destructors
+  return *events;
+}
+
 bool is_event(cudaEvent_t event) {
-  return event != nullptr && reinterpret_cast<const FakeEvent*>(event)->tag == kEventTag;
+  LiveEvents& events = live_events();
+  std::lock_guard<std::mutex> lock(events.mutex);
+  return events.handles.count(event) != 0;
 }
 
 cudaError_t create_event(cudaEvent_t* event) {
   if (event == nullptr) return record(cudaErrorInvalidValue);
   const cudaError_t ready = ensure_context();
   if (ready != cudaSuccess) return record(ready);
-  *event = reinterpret_cast<cudaEvent_t>(new FakeEvent);
+  auto* handle = reinterpret_cast<cudaEvent_t>(new char);
+  LiveEvents& events = live_events();
+  std::lock_guard<std::mutex> lock(events.mutex);
+  events.handles.insert(handle);
+  *event = handle;
   return cudaSuccess;
 }
 
@@ -43,10 +54,10 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e
 }
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t event) {
-  if (!is_event(event)) return record(cudaErrorInvalidResourceHandle);
-  auto* fake = reinterpret_cast<FakeEvent*>(event);
-  fake->tag = 0;
-  delete fake;
+  LiveEvents& events = live_events();
+  std::lock_guard<std::mutex> lock(events.mutex);
+  if (events.handles.erase(event) == 0) return record(cudaErrorInvalidResourceHandle);
+  delete reinterpret_cast<char*>(event);
   return cudaSuccess;
 }
 

@@ -169,6 +169,11 @@ TEST_CASE("every exported driver function is reachable through cuGetProcAddress"
       {"cuMemSetAccess", "cuMemSetAccess", 10020, kDefault},
       {"cuGetErrorString", "cuGetErrorString", 6000, kDefault},
       {"cuGetErrorName", "cuGetErrorName", 6000, kDefault},
+      {"cuMemsetD32Async", "cuMemsetD32Async", 3020, kDefault},
+      {"cuStreamWriteValue32", "cuStreamWriteValue32", 8000, kDefault},
+      {"cuModuleLoadData", "cuModuleLoadData", 2000, kDefault},
+      {"cuLaunchKernel", "cuLaunchKernel", 4000, kDefault},
+      {"cuMemcpyDtoH_v2", "cuMemcpyDtoH", 3020, kDefault},
   };
   for (const Expectation& expectation : expectations) {
     check_resolves_to(expectation.base, expectation.version, expectation.flags, expectation.exported);

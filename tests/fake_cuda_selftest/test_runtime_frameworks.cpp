@@ -225,6 +225,34 @@ TEST_CASE("driver: every attribute it knows answers; PyTorch's start-up lookups 
   CHECK(cuDevicePrimaryCtxRelease(0) == CUDA_SUCCESS);
 }
 
+// What cuBLASLt and PyTorch's NVRTC wrapper dlsym from libcuda.so.1 when
+// they load (seen under torch 2.11), and what torch 2.6's DriverAPI does.
+TEST_CASE("driver: the names libraries dlsym from libcuda.so.1 are exported", "[driver][frameworks]") {
+  void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  REQUIRE(driver != nullptr);
+  for (const char* name :
+       {"cuCtxGetDevice", "cuCtxGetLimit", "cuCtxPopCurrent", "cuCtxPushCurrent", "cuDeviceGet",
+        "cuDeviceGetAttribute", "cuDevicePrimaryCtxGetState", "cuDevicePrimaryCtxRelease", "cuDevicePrimaryCtxReset",
+        "cuDevicePrimaryCtxRetain", "cuDriverGetVersion", "cuFuncGetAttribute", "cuFuncSetAttribute",
+        "cuGetErrorName", "cuGetErrorString", "cuGetProcAddress_v2", "cuInit", "cuLaunchKernel", "cuLaunchKernelEx",
+        "cuLinkAddData_v2", "cuLinkAddFile_v2", "cuLinkComplete", "cuLinkCreate_v2", "cuLinkDestroy",
+        "cuMemcpyDtoH_v2", "cuModuleGetFunction", "cuModuleGetGlobal_v2", "cuModuleLoadData", "cuModuleLoadDataEx",
+        "cuModuleLoadFatBinary", "cuModuleUnload", "cuOccupancyMaxActiveBlocksPerMultiprocessor",
+        "cuStreamSynchronize", "cuTensorMapEncodeTiled", "cuMemAddressReserve", "cuMemCreate", "cuMemMap",
+        "cuMemSetAccess", "cuMemUnmap", "cuMemRelease", "cuMemAddressFree", "cuMemGetAllocationGranularity",
+        "cuMemExportToShareableHandle", "cuMemImportFromShareableHandle", "cuMemsetD32Async",
+        "cuStreamWriteValue32", "cuMulticastCreate", "cuMulticastAddDevice", "cuMulticastBindMem"}) {
+    INFO(name);
+    CHECK(dlsym(driver, name) != nullptr);
+  }
+  FakeMachine machine;
+  size_t limit = 0;
+  CHECK(cuCtxGetLimit(&limit, CU_LIMIT_STACK_SIZE) == CUDA_SUCCESS);
+  CHECK(limit == 1024);
+  CUmodule module = nullptr;
+  CHECK(cuModuleLoadData(&module, "") == CUDA_ERROR_NOT_SUPPORTED);
+}
+
 TEST_CASE("NVML answers what PyTorch's DriverAPI looks up", "[nvml][frameworks]") {
   FakeMachine machine;
   int version = 0;
