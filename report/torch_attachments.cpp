@@ -113,8 +113,8 @@ std::vector<std::string> apply_torch_snapshots(const trace::Trace& trace, Report
     snapshot.failures.push_back(i);
   }
   bool any_history = std::any_of(report.pytorch.begin(), report.pytorch.end(), [](const PytorchSnapshotReport& s) {
-    return std::any_of(s.snapshot->device_traces.begin(), s.snapshot->device_traces.end(),
-                       [](const auto& entries) { return !entries.empty(); });
+    return std::any_of(s.analysis.devices.begin(), s.analysis.devices.end(),
+                       [](const TorchDeviceMemory& device) { return device.trace_events > 0; });
   });
   if (!report.pytorch.empty() && !any_history) {
     notes.push_back("PyTorch's allocation history was off (the bridge's default: it costs up to +73% in "

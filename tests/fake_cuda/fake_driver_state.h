@@ -20,23 +20,12 @@
 #include <mutex>
 #include <vector>
 
+#include "address_layout.h"
 #include "address_window.h"
 #include "fake_cuda_config.h"
 #include "fake_driver_api.h"
 
 namespace fake_cuda {
-
-// Fake address layout. It stays clear of where Linux puts executables
-// (0x55..), heaps and shared libraries / mmap (0x7f..), so a fake device
-// pointer never equals a real host pointer such as managed memory.
-inline constexpr std::uint64_t kDeviceWindowBase = 0x3000'0000'0000;
-inline constexpr std::uint64_t kDeviceWindowSpan = 0x0100'0000'0000;  // 1 TiB per device
-inline constexpr std::uint64_t kReservationWindowBase = kDeviceWindowBase + kMaxDevices * kDeviceWindowSpan;
-inline constexpr std::uint64_t kReservationWindowSpan = 0x1000'0000'0000;  // 16 TiB for cuMemAddressReserve
-// The legacy cuMemAlloc returns a 32-bit CUdeviceptr_v1, so those
-// allocations come from a window below 4 GiB shared by all devices.
-inline constexpr std::uint64_t kLegacyWindowBase = 0x8000'0000;
-inline constexpr std::uint64_t kLegacyWindowLimit = 0x1'0000'0000;
 
 // Opaque handles are counters in disjoint ranges: deterministic, never
 // dereferenced, and a stream handle can never be mistaken for a pool handle.

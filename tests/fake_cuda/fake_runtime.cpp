@@ -11,8 +11,9 @@
 // Simulated: per-thread current device, lazy primary-context activation
 // before any allocation, the allocation API surface (plain, pitched, 3D,
 // managed, pinned host, stream-ordered, pools), per-thread last error, error
-// names, and cudaGetDriverEntryPoint*. Not simulated: kernels, copies,
-// events, graphs, device properties, cudaDeviceReset.
+// names, and cudaGetDriverEntryPoint*. Device description, events, streams
+// and capture, kernel launches and copies live in the sibling
+// fake_runtime_*.cpp files; cudaDeviceReset is not simulated.
 #include <dlfcn.h>
 
 #include <map>
@@ -198,6 +199,13 @@ cudaError_t ensure_context() {
   return make_primary_context_current(t_device);
 }
 
+cudaError_t check_device(int device) {
+  if (driver().status != cudaSuccess) return driver().status;
+  int count = 0;
+  api().cuDeviceGetCount(&count);
+  return device >= 0 && device < count ? cudaSuccess : cudaErrorInvalidDevice;
+}
+
 namespace {
 
 std::size_t round_up(std::size_t value, std::size_t multiple) { return (value + multiple - 1) / multiple * multiple; }
@@ -323,10 +331,8 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceCount(int* count) {
 }
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaSetDevice(int device) {
-  if (driver().status != cudaSuccess) return record(driver().status);
-  int count = 0;
-  api().cuDeviceGetCount(&count);
-  if (device < 0 || device >= count) return record(cudaErrorInvalidDevice);
+  const cudaError_t valid = check_device(device);
+  if (valid != cudaSuccess) return record(valid);
   // Since CUDA 12 cudaSetDevice initializes the device's primary context
   // right away instead of at the next call that needs it.
   const cudaError_t activated = make_primary_context_current(device);

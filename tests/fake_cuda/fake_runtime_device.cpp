@@ -64,13 +64,6 @@ void fill_common_properties(Properties& p, int device) {
   p.memoryPoolsSupported = attribute(CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, device);
 }
 
-cudaError_t checked_device(int device) {
-  if (driver_status() != cudaSuccess) return driver_status();
-  int count = 0;
-  api().cuDeviceGetCount(&count);
-  return device >= 0 && device < count ? cudaSuccess : cudaErrorInvalidDevice;
-}
-
 // CUDA 12's cudaDeviceProp up to its last named field, as its driver_types.h
 // lays it out (CUDA 13 dropped clockRate, deviceOverlap, computeMode and five
 // more, so the two layouts differ after `maxThreadsPerBlock`). Only these
@@ -153,7 +146,7 @@ struct DeviceProp12 {
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (prop == nullptr) return record(cudaErrorInvalidValue);
-  const cudaError_t valid = checked_device(device);
+  const cudaError_t valid = check_device(device);
   if (valid != cudaSuccess) return record(valid);
   cudaDeviceProp filled{};
   fill_common_properties(filled, device);
@@ -163,7 +156,7 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp*
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceProperties_v2(void* prop, int device) {
   if (prop == nullptr) return record(cudaErrorInvalidValue);
-  const cudaError_t valid = checked_device(device);
+  const cudaError_t valid = check_device(device);
   if (valid != cudaSuccess) return record(valid);
   if (FAKE_CUDART_MAJOR == 12) {
     DeviceProp12 filled{};
@@ -182,13 +175,13 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceProperties_v2(void* prop, 
 // cudaDeviceAttr values are the driver's CUdevice_attribute values.
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   if (value == nullptr) return record(cudaErrorInvalidValue);
-  const cudaError_t valid = checked_device(device);
+  const cudaError_t valid = check_device(device);
   if (valid != cudaSuccess) return record(valid);
   return record(api().cuDeviceGetAttribute(value, static_cast<CUdevice_attribute>(attr), device));
 }
 
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaDeviceGetPCIBusId(char* pciBusId, int len, int device) {
-  const cudaError_t valid = checked_device(device);
+  const cudaError_t valid = check_device(device);
   if (valid != cudaSuccess) return record(valid);
   return record(api().cuDeviceGetPCIBusId(pciBusId, len, device));
 }
@@ -216,7 +209,8 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaDeviceGetStreamPriorityRange(int* l
 // Simulated devices do not reach each other's memory.
 FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaDeviceCanAccessPeer(int* canAccessPeer, int device, int peerDevice) {
   if (canAccessPeer == nullptr) return record(cudaErrorInvalidValue);
-  const cudaError_t valid = checked_device(device) != cudaSuccess ? cudaErrorInvalidDevice : checked_device(peerDevice);
+  cudaError_t valid = check_device(device);
+  if (valid == cudaSuccess) valid = check_device(peerDevice);
   if (valid != cudaSuccess) return record(valid);
   *canAccessPeer = 0;
   return cudaSuccess;
@@ -234,16 +228,13 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaPointerGetAttributes(cudaPointerAtt
   attributes->type = cudaMemoryTypeUnregistered;
   attributes->device = -2;  // as documented for unregistered memory
   attributes->hostPointer = const_cast<void*>(ptr);
-  constexpr std::uintptr_t kDeviceWindowBase = 0x3000'0000'0000;
-  constexpr std::uintptr_t kDeviceWindowSpan = 0x0100'0000'0000;
   if (is_device_address(ptr)) {
-    const auto address = reinterpret_cast<std::uintptr_t>(ptr);
     attributes->type = cudaMemoryTypeDevice;
     attributes->hostPointer = nullptr;
     attributes->devicePointer = const_cast<void*>(ptr);
     // VMM reservations are not tied to one device window: report the current one.
-    int device = static_cast<int>((address - kDeviceWindowBase) / kDeviceWindowSpan);
-    if (device >= 16) cudaGetDevice(&device);
+    int device = fake_cuda::device_of_address(reinterpret_cast<std::uintptr_t>(ptr));
+    if (device < 0) cudaGetDevice(&device);
     attributes->device = device;
   }
   return cudaSuccess;

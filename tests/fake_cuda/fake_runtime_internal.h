@@ -9,6 +9,8 @@
 #include <cudaTypedefs.h>
 #include <cuda_runtime_api.h>
 
+#include "address_layout.h"
+
 #define FAKE_CUDART_EXPORT extern "C" __attribute__((visibility("default")))
 
 // The major version this copy of the runtime stands in for: 13 builds
@@ -79,13 +81,13 @@ cudaError_t record(CUresult result);
 // Makes the current device's primary context current unless a context is.
 cudaError_t ensure_context();
 
+// Valid device ordinal of a loaded driver, else the error to return.
+cudaError_t check_device(int device);
+
 // True for addresses the simulated driver hands out for device memory or
-// VMM reservations (fake_driver_state.h's windows); never host memory.
+// VMM reservations (address_layout.h); never host memory.
 inline bool is_device_address(const void* pointer) {
-  constexpr std::uintptr_t kDeviceWindowsBegin = 0x3000'0000'0000;
-  constexpr std::uintptr_t kReservationWindowEnd = 0x5000'0000'0000;
-  const auto address = reinterpret_cast<std::uintptr_t>(pointer);
-  return address >= kDeviceWindowsBegin && address < kReservationWindowEnd;
+  return fake_cuda::is_device_window_address(reinterpret_cast<std::uintptr_t>(pointer));
 }
 
 }  // namespace fake_cudart
