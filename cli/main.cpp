@@ -1,10 +1,12 @@
-// oomtrace: run a program with the tracer preloaded, or explain a trace.
+// oomtrace: run a program with the tracer preloaded, attach it to a running
+// one, or explain a trace.
 #include <cstdio>
 #include <exception>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/attach_command.h"
 #include "cli/explain_command.h"
 #include "cli/messages.h"
 #include "cli/report_command.h"
@@ -18,7 +20,8 @@ namespace {
 std::string help_hint(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "run" || arg == "report" || arg == "explain" || arg == "whatif") return " (see oomtrace " + std::string(arg) + " --help)";
+    if (arg == "run" || arg == "report" || arg == "explain" || arg == "whatif" ||
+        arg == "attach" || arg == "detach") return " (see oomtrace " + std::string(arg) + " --help)";
     if (arg == "--") break;
   }
   return " (see oomtrace --help)";
@@ -39,6 +42,10 @@ int main(int argc, char** argv) {
   CLI::App* explain = add_explain_command(app, explain_options);
   WhatIfOptions whatif_options;
   CLI::App* whatif = add_whatif_command(app, whatif_options);
+  AttachOptions attach_options;
+  CLI::App* attach = add_attach_command(app, attach_options);
+  DetachOptions detach_options;
+  CLI::App* detach = add_detach_command(app, detach_options);
 
   try {
     app.parse(argc, argv);
@@ -53,6 +60,8 @@ int main(int argc, char** argv) {
     if (report->parsed()) return report_command(report_options);
     if (explain->parsed()) return explain_command(explain_options);
     if (whatif->parsed()) return whatif_command(whatif_options);
+    if (attach->parsed()) return attach_command(attach_options);
+    if (detach->parsed()) return detach_command(detach_options);
   } catch (const std::exception& error) {  // out of memory ourselves, at worst
     print_error(error.what());
     return kExitBadInput;

@@ -60,3 +60,9 @@ OOMTRACE_EXPORT [[noreturn]] void __cxa_throw(void* thrown, void* type_info, voi
   real(thrown, type_info, destructor);
   __builtin_unreachable();
 }
+
+// The same function under a name of our own, for the GOT patching of an
+// attached process (attach/hooked_imports.cpp): naming __cxa_throw there
+// would mean the C++ runtime's declaration.
+extern "C" __attribute__((visibility("hidden"), alias("__cxa_throw"))) [[noreturn]] void
+oomtrace_cxa_throw_hook(void* thrown, void* type_info, void (*destructor)(void*));

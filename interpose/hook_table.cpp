@@ -42,6 +42,10 @@ HookEntry& hook_entry(Hook hook) { return g_entries[static_cast<size_t>(hook)]; 
 
 void* resolve_real(Hook hook) { return resolve_entry(hook_entry(hook)); }
 
+void resolve_all_real_functions() {
+  for (HookEntry& entry : g_entries) resolve_entry(entry);
+}
+
 void* wrapper_for_real_driver_function(void* real) {
   if (!real) return nullptr;
   for (HookEntry& entry : g_entries) {

@@ -32,6 +32,10 @@ HookEntry& hook_entry(Hook hook);
 // The real function behind a hook, resolved on first use; nullptr when no
 // loaded library defines it.
 void* resolve_real(Hook hook);
+// Resolves every entry now, so that the program's threads never search the
+// loaded objects from inside a wrapper (an attach does this before it
+// patches the import tables).
+void resolve_all_real_functions();
 
 template <Hook H, typename Function>
 Function* real_function() {

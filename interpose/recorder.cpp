@@ -57,6 +57,13 @@ struct Recorder {
   // The thread holding `lock` (0: none): an exit() from a signal handler
   // that interrupted that very thread must not wait for the lock.
   std::atomic<uint32_t> owner{0};
+  // Set by `oomtrace attach`: where the trace goes, and no signal handlers.
+  bool attached = false;
+  // While an attach patches the import tables one slot at a time, a thread
+  // could allocate through a slot not yet patched and free through one that
+  // is: nothing is recorded until every path is in place.
+  std::atomic<bool> paused{false};
+  std::string attach_dir;
 };
 
 // Never destroyed: hooks may run during exit, after static destructors.
@@ -127,6 +134,7 @@ bool ensure_recording(Recorder& r) {
   if (r.state == State::Recording) return true;
   if (r.state != State::Idle) return false;
   r.config = read_config();
+  if (r.attached) r.config.output_dir = r.attach_dir;
   warn_all_once(Warning::Config, r.config.problems);
   if (!create_trace_file(r)) {
     r.state = State::Disabled;
@@ -135,7 +143,9 @@ bool ensure_recording(Recorder& r) {
   r.start_ns = monotonic_ns();
   r.state = State::Recording;
   write_preamble(r);
-  arm_signal_report(r.config.cli_path, r.trace_path);
+  // Handlers installed into a program that is already running could change
+  // what it does on a signal; an attached trace cut short stays readable.
+  if (!r.attached) arm_signal_report(r.config.cli_path, r.trace_path);
   return true;
 }
 
@@ -207,7 +217,8 @@ void capture_allocation_stack(Recorder& r, RawStack& stack) {
 
 // A second copy of the library in the process records nothing (instance_guard.h).
 bool accepting(Recorder& r) {
-  return (r.state == State::Idle || r.state == State::Recording) && this_instance_records();
+  return (r.state == State::Idle || r.state == State::Recording) &&
+         !r.paused.load(std::memory_order_relaxed) && this_instance_records();
 }
 
 }  // namespace
@@ -248,7 +259,7 @@ void record_pool_block(Api api, uint64_t address, uint64_t size) {
   Recorder& r = recorder();
   // A block lies inside memory a CUDA call handed out, and that call opened
   // the trace: with none open, no segment could hold the block.
-  if (r.state != State::Recording) return;
+  if (r.state != State::Recording || r.paused.load(std::memory_order_relaxed)) return;
   EventType type = api_is_free(api) ? EventType::Free : EventType::Alloc;
   RawStack stack;
   bool with_stack = type == EventType::Alloc && wants_stacks(r);
@@ -321,12 +332,59 @@ void record_attachment(const std::string& kind, const std::string& path) {
 
 void record_note(const std::string& note) {
   Recorder& r = recorder();
-  if (!accepting(r)) return;
+  // Notes count while an attach is paused: the bridge speaks then.
+  if ((r.state != State::Idle && r.state != State::Recording) || !this_instance_records()) return;
   Locked guard(r);
   // The bridge speaks at CUDA's lazy initialisation, before the first
   // allocation opens the trace: what it could not do is worth one.
   if (!ensure_recording(r)) return;
   r.writer.write_note(note.substr(0, 4096));
+  stop_if_unhealthy(r);
+}
+
+namespace {
+
+// Back to a recorder that has seen nothing, as a forked child's is.
+void forget_everything(Recorder& r) {
+  r.writer.reset();
+  r.model = ProcessMemory{};
+  r.stacks.clear();
+  r.trace_path.clear();
+  for (auto& described : r.device_described) described.store(false, std::memory_order_relaxed);
+  r.any_failure = false;
+  r.state = State::Idle;
+}
+
+}  // namespace
+
+bool start_attached_recording(const std::string& dir, std::string* trace_path) {
+  Recorder& r = recorder();
+  if (!this_instance_records()) return false;
+  Locked guard(r);
+  if (r.state == State::Recording) return false;
+  // Each attach after a detach is a trace of its own.
+  if (r.state != State::Idle) forget_everything(r);
+  r.attached = true;
+  r.attach_dir = dir;
+  r.paused.store(true, std::memory_order_relaxed);
+  if (!ensure_recording(r)) {
+    r.paused.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  r.any_failure = false;
+  if (trace_path) *trace_path = r.trace_path;
+  return true;
+}
+
+void resume_attached_recording() { recorder().paused.store(false, std::memory_order_release); }
+
+void record_attach(const trace::AttachInfo& attach) {
+  Recorder& r = recorder();
+  Locked guard(r);
+  if (r.state != State::Recording) return;
+  trace::AttachInfo stamped = attach;
+  stamped.time_ns = monotonic_ns() - r.start_ns;
+  r.writer.write_attach(stamped);
   stop_if_unhealthy(r);
 }
 
@@ -409,13 +467,7 @@ void after_fork_in_child() {
   Recorder& r = recorder();
   // The parent's trace stays the parent's: the child starts from nothing and
   // opens its own file on its first allocation.
-  r.writer.reset();
-  r.model = ProcessMemory{};
-  r.stacks.clear();
-  r.trace_path.clear();
-  for (auto& described : r.device_described) described.store(false, std::memory_order_relaxed);
-  r.any_failure = false;
-  r.state = State::Idle;
+  forget_everything(r);
   tls_thread_id = 0;
   reset_current_device_after_fork();
   reset_warnings_after_fork();

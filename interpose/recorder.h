@@ -8,6 +8,7 @@
 #include <string>
 
 #include "allocator/api.h"
+#include "trace/format.h"
 
 namespace oomtrace::interpose {
 
@@ -31,6 +32,16 @@ void record_attachment(const std::string& kind, const std::string& path);
 void record_note(const std::string& note);
 // The trace being written, empty when none is open.
 std::string current_trace_path();
+
+// `oomtrace attach` (attach/attach_control.cpp): opens a new trace in `dir`
+// now, after a detached one if there was one. No signal handler is armed:
+// an attached process keeps its own. False when a trace is being written
+// already (the library was preloaded) or cannot be created.
+// The trace starts paused: nothing is recorded until
+// resume_attached_recording(), once every path to the driver is patched.
+bool start_attached_recording(const std::string& dir, std::string* trace_path);
+void record_attach(const trace::AttachInfo& attach);
+void resume_attached_recording();
 
 // Exit paths (lifecycle.cpp).
 void finish_recording(const char* reason);

@@ -4,13 +4,13 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <dlfcn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "interpose/recorder.h"
 
-extern "C" pid_t _Fork(void) __attribute__((weak));
 extern char** environ;
 
 namespace oomtrace::interpose {
@@ -26,6 +26,10 @@ char g_trace_path[4096];
 std::atomic<bool> g_armed{false};
 std::atomic<bool> g_installed{false};
 volatile sig_atomic_t g_in_handler = 0;
+// glibc's _Fork (2.34), looked up when armed rather than imported, so that
+// the library still loads on an older glibc (glibc_baseline.h).
+using ForkFunction = pid_t (*)();
+std::atomic<ForkFunction> g_fork{nullptr};
 
 void write_stderr(const char* text) {
   ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));
@@ -34,7 +38,7 @@ void write_stderr(const char* text) {
 
 pid_t fork_in_signal_handler() {
   // _Fork (glibc 2.34) runs no atfork handlers and takes no malloc locks.
-  if (_Fork) return _Fork();
+  if (ForkFunction fork_function = g_fork.load()) return fork_function();
   return static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
 }
 
@@ -115,9 +119,20 @@ void copy_bounded(char* out, size_t capacity, const std::string& text) {
   out[length] = '\0';
 }
 
+void find_fork_function() {
+  if (g_fork.load()) return;
+  void* found = dlvsym(RTLD_DEFAULT, "_Fork", "GLIBC_2.34");
+  if (!found) {
+    dlerror();  // an older glibc: our failed lookup must not show in the program's dlerror()
+    return;
+  }
+  g_fork.store(reinterpret_cast<ForkFunction>(found));
+}
+
 }  // namespace
 
 void arm_signal_report(const std::string& cli_path, const std::string& trace_path) {
+  find_fork_function();
   copy_bounded(g_cli_path, sizeof g_cli_path, cli_path);
   copy_bounded(g_trace_path, sizeof g_trace_path, trace_path);
   g_armed.store(true);

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <dlfcn.h>
 #include <link.h>
+#include <string>
+#include <vector>
 
 #include "interpose/instance_guard.h"
 
@@ -25,24 +27,15 @@ void* this_library_base() {
   return base;
 }
 
-struct ScanState {
-  const char* symbol;
-  void* found;
-};
-
 // dl_iterate_phdr visits objects loaded with RTLD_LOCAL too, which neither
 // RTLD_NEXT nor RTLD_DEFAULT search (Python extensions load libcudart so).
-int scan_object(struct dl_phdr_info* info, size_t, void* data) {
-  auto* state = static_cast<ScanState*>(data);
-  if (!info->dlpi_name || info->dlpi_name[0] == '\0') return 0;
-  void* handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
-  if (!handle) return 0;
-  void* candidate = real_dlsym()(handle, state->symbol);
-  dlclose(handle);
-  if (candidate && !is_inside_an_instance(candidate)) {
-    state->found = candidate;
-    return 1;
-  }
+// It holds the loader's write lock while it calls back, and dlopen takes
+// the loader's main lock and then that one: a dlopen from inside the
+// callback deadlocks against another thread's dlopen. So the callback only
+// copies the names; they are opened after it returns.
+int collect_object_name(struct dl_phdr_info* info, size_t, void* data) {
+  auto* names = static_cast<std::vector<std::string>*>(data);
+  if (info->dlpi_name && info->dlpi_name[0] != '\0') names->emplace_back(info->dlpi_name);
   return 0;
 }
 
@@ -129,9 +122,16 @@ void* find_real_symbol(const char* name, bool is_driver_function) {
     }
   }
   if (void* found = accept(lookup(RTLD_DEFAULT, name))) return found;
-  ScanState state{name, nullptr};
-  dl_iterate_phdr(&scan_object, &state);
-  return state.found;
+  std::vector<std::string> objects;
+  dl_iterate_phdr(&collect_object_name, &objects);
+  for (const std::string& object : objects) {
+    void* handle = dlopen(object.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle) continue;
+    void* candidate = accept(lookup(handle, name));
+    dlclose(handle);
+    if (candidate) return candidate;
+  }
+  return nullptr;
 }
 
 }  // namespace oomtrace::interpose

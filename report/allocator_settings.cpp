@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "allocator/decimal_from_chars.h"
+
 namespace oomtrace::report {
 namespace {
 
@@ -32,7 +34,7 @@ bool is_true(std::string_view value) {
 std::optional<double> number(std::string_view text) {
   std::string clean = trimmed(text);
   double value = 0;
-  auto [end, error] = std::from_chars(clean.data(), clean.data() + clean.size(), value);
+  auto [end, error] = decimal_from_chars(clean.data(), clean.data() + clean.size(), value);
   if (error != std::errc() || end != clean.data() + clean.size() || !std::isfinite(value)) return std::nullopt;
   return value;
 }

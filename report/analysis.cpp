@@ -1,13 +1,16 @@
 #include "report/analysis.h"
 
+#include "report/attach_baseline.h"
+
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <set>
 
 #include "report/allocator_settings.h"
+#include "report/attach_baseline.h"
 #include "report/framework_failures.h"
 #include "report/leak_detection.h"
+#include "report/path_text.h"
 #include "report/replay.h"
 #include "report/stack_text.h"
 #include "report/replay_finding.h"
@@ -23,10 +26,7 @@ const char kKilledDescription[] =
     "figures are up to its last recorded event";
 
 std::string absolute_path(const std::string& path) {
-  if (path.empty()) return path;
-  std::error_code error;
-  std::filesystem::path absolute = std::filesystem::absolute(path, error);
-  return error ? path : absolute.lexically_normal().string();
+  return absolute_normal_path(path);
 }
 
 std::string as_sentence(std::string text) {
@@ -229,6 +229,16 @@ std::vector<std::string> collect_notes(const trace::Trace& trace, const Report& 
   return notes;
 }
 
+// NVML names processes by their pid in the host's namespace; an attached
+// process in a container is itself under the pid the command saw.
+void forget_outer_pid(const AttachSummary& attach, std::vector<FailureReport>& failures) {
+  if (!attach.outer_pid) return;
+  for (FailureReport& failure : failures) {
+    std::erase_if(failure.other_processes,
+                  [&](const OtherProcess& other) { return other.pid == *attach.outer_pid; });
+  }
+}
+
 // A snapshot's allocator_settings hold JSON values; strings lose their quotes.
 std::vector<SettingEntry> as_setting_entries(const std::vector<TorchSetting>& settings) {
   std::vector<SettingEntry> entries;
@@ -267,12 +277,18 @@ Report analyze(const trace::Trace& trace) {
   // Before judging: a PyTorch snapshot fills the figures the verdict reads,
   // for the exception PyTorch raised as for the CUDA calls that failed.
   std::vector<std::string> snapshot_notes = apply_torch_snapshots(trace, report);
+  report.attach = summarize_attach(trace);
+  if (report.attach) {
+    add_baseline_to_failures(*report.attach, report.failures);
+    forget_outer_pid(*report.attach, report.failures);
+  }
   for (const PytorchSnapshotReport& snapshot : report.pytorch) {
     apply_snapshot_allocator_settings(allocator_settings, as_setting_entries(snapshot.analysis.allocator_settings));
   }
   for (FailureReport& failure : report.failures) judge(failure, allocator_settings);
   add_replay_findings(trace, allocator_settings, report);
   for (FailureReport& failure : report.failures) apply_replay_finding(failure, allocator_settings);
+  explain_baseline(report.failures);
   report.live_at_end = summarize_live(trace, replayed.memory);
   report.leak_suspected = detect_leak(trace);
   if (report.leak_suspected.suspected) {

@@ -1,5 +1,7 @@
 #include "report/json_report.h"
 
+#include <ctime>
+
 #include "report/pytorch_json.h"
 
 namespace oomtrace::report {
@@ -121,7 +123,8 @@ json failure_to_json(const FailureReport& failure) {
           {"stack", failure.stack},
           {"python_stack", failure.python_stack},
           {"time_ns", failure.time_ns},
-          {"thread", failure.thread}};
+          {"thread", failure.thread},
+          {"held_before_attach_bytes", failure.held_before_attach_bytes}};
 }
 
 namespace {
@@ -163,6 +166,40 @@ json settings_json(const std::vector<SettingEntry>& settings) {
   return object;
 }
 
+// UTC, to the second: when the attach happened, for people and for joining
+// with other logs.
+std::string iso_time(uint64_t unix_ns) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ns / 1000000000ull);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32] = {};
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+json attach_json(const std::optional<AttachSummary>& attach) {
+  if (!attach) return nullptr;
+  json devices = json::array();
+  for (const AttachDevice& device : attach->devices) {
+    devices.push_back({{"device", device.device},
+                       {"total_bytes", or_null(device.total_bytes)},
+                       {"free_bytes", or_null(device.free_bytes)},
+                       {"process_bytes", or_null(device.process_bytes)},
+                       {"held_before_attach_bytes", device.held_bytes}});
+  }
+  json paths = json::array();
+  for (const AttachPathSummary& path : attach->paths) {
+    paths.push_back({{"name", path.name}, {"covered", path.covered}, {"detail", path.detail}});
+  }
+  return {{"time", iso_time(attach->unix_ns)},
+          {"unix_ns", attach->unix_ns},
+          {"outer_pid", or_null(attach->outer_pid)},
+          {"baseline_device_used_bytes", attach->baseline_device_used_bytes},
+          {"baseline_process_bytes", or_null(attach->baseline_process_bytes)},
+          {"devices", std::move(devices)},
+          {"paths", std::move(paths)}};
+}
+
 }  // namespace
 
 json to_json(const Report& report) {
@@ -180,6 +217,7 @@ json to_json(const Report& report) {
           {"trace", trace_json(report.trace)},
           {"settings", settings_json(report.settings)},
           {"simulated_gpu", or_null(report.simulated_gpu)},
+          {"attach", attach_json(report.attach)},
           {"notes", report.notes},
           {"input", report_input_name(report.input)},
           {"pytorch", pytorch_json(report.pytorch)}};

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cctype>
 
+#include "allocator/decimal_from_chars.h"
+
 namespace oomtrace::report {
 namespace {
 
@@ -71,7 +73,7 @@ std::optional<double> parse_float_text(std::string_view text) {
   if (!text.empty() && text[0] == '+') text.remove_prefix(1);
   if (text.empty()) return std::nullopt;
   double value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto [end, error] = decimal_from_chars(text.data(), text.data() + text.size(), value);
   // Out of range still has a value Python would give (inf or 0): keep it.
   if (error == std::errc::invalid_argument || end != text.data() + text.size()) return std::nullopt;
   return value;

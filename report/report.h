@@ -138,6 +138,9 @@ struct FailureReport {
   std::vector<std::string> python_stack;
   uint64_t time_ns = 0;
   uint32_t thread = 0;
+  // In a process `oomtrace attach` joined: what it held on this device
+  // before the attach (origin unknown), counted in process_reserved_bytes.
+  uint64_t held_before_attach_bytes = 0;
 };
 
 struct LiveAllocationSummary {
@@ -203,6 +206,35 @@ struct PytorchSnapshotReport {
   std::shared_ptr<const TorchSnapshot> snapshot;  // kept for the replay; not rendered
 };
 
+// One device when `oomtrace attach` joined the process.
+struct AttachDevice {
+  int device = 0;
+  std::optional<uint64_t> total_bytes;
+  std::optional<uint64_t> free_bytes;
+  std::optional<uint64_t> process_bytes;  // NVML's figure for the process
+  // What the report counts as held before attach: NVML's figure, else the
+  // device's used memory (all of it taken for the process's, origin unknown).
+  uint64_t held_bytes = 0;
+};
+
+struct AttachPathSummary {
+  std::string name;
+  bool covered = false;
+  std::string detail;
+};
+
+// A process that `oomtrace attach` joined mid-run: the baseline it held
+// then, and which ways of reaching the driver the library saw. Totals and
+// the live memory count only what happened after the attach.
+struct AttachSummary {
+  uint64_t unix_ns = 0;
+  std::optional<uint32_t> outer_pid;
+  uint64_t baseline_device_used_bytes = 0;           // sum of total - free where known
+  std::optional<uint64_t> baseline_process_bytes;    // sum of NVML's figures, when NVML answered
+  std::vector<AttachDevice> devices;
+  std::vector<AttachPathSummary> paths;
+};
+
 // What `oomtrace report` was given: a trace, or a PyTorch snapshot alone.
 enum class ReportInput { Trace, TorchSnapshot };
 
@@ -219,6 +251,7 @@ struct Report {
   // The spec of `oomtrace run --simulate-gpu` when the process ran on the
   // simulated device instead of a real one.
   std::optional<std::string> simulated_gpu;
+  std::optional<AttachSummary> attach;
   std::vector<std::string> notes;
   ReportInput input = ReportInput::Trace;
   std::vector<PytorchSnapshotReport> pytorch;

@@ -1,14 +1,12 @@
 #include "report/snapshot_report.h"
 
-#include <filesystem>
+#include "report/path_text.h"
 
 namespace oomtrace::report {
 namespace {
 
 std::string absolute_path(const std::string& path) {
-  std::error_code error;
-  std::filesystem::path absolute = std::filesystem::absolute(path, error);
-  return error ? path : absolute.lexically_normal().string();
+  return absolute_normal_path(path);
 }
 
 // The trace fields describe the input: complete (nothing was cut short), no

@@ -209,6 +209,26 @@ std::string leak_line(const LeakSignal& leak, const std::optional<std::string>& 
   return wrap(line, "");
 }
 
+// A process `oomtrace attach` joined: what it held then, and what the
+// library could and could not see, so the reader knows what the figures
+// above leave out.
+std::string attach_section(const AttachSummary& attach) {
+  std::string text = "\nAttached mid-run (oomtrace attach): the totals above count what happened after it.\n";
+  for (const AttachDevice& device : attach.devices) {
+    std::string line = "GPU " + std::to_string(device.device) + ": " +
+                       format_bytes(device.held_bytes) + " held before attach, origin unknown";
+    if (device.total_bytes && device.free_bytes) {
+      line += " (device used " + format_bytes(*device.total_bytes - *device.free_bytes) + " of " +
+              format_bytes(*device.total_bytes) + ")";
+    }
+    text += wrap(line + ".", "  ");
+  }
+  for (const AttachPathSummary& path : attach.paths) {
+    text += wrap(path.detail + ".", path.covered ? "  covered:     " : "  not covered: ");
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string full_report_command(const std::string& trace_path) {
@@ -236,6 +256,7 @@ std::string render_text(const Report& report) {
     text += "\n" + leak_line(report.leak_suspected, failing_line);
   }
   if (!report.pytorch.empty()) text += "\n" + pytorch_text(report);
+  if (report.attach) text += attach_section(*report.attach);
   if (!report.notes.empty()) {
     text += "\nNotes:\n";
     for (const std::string& note : report.notes) text += wrap(note, "  - ");

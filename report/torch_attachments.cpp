@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
+#include "report/path_text.h"
 #include "report/torch_frames.h"
 #include "report/torch_snapshot_file.h"
 
@@ -21,9 +21,8 @@ struct Attached {
 };
 
 std::string resolve(const std::string& trace_path, const std::string& attached_path) {
-  std::filesystem::path path(attached_path);
-  if (path.is_absolute() || trace_path.empty()) return attached_path;
-  return (std::filesystem::path(trace_path).parent_path() / path).lexically_normal().string();
+  if ((!attached_path.empty() && attached_path.front() == '/') || trace_path.empty()) return attached_path;
+  return normal_path_beside(trace_path, attached_path);
 }
 
 std::string seconds(uint64_t time_ns) {

@@ -23,7 +23,8 @@ inline constexpr char kMagic[8] = {'O', 'O', 'M', 'T', 'R', 'A', 'C', 'E'};
 inline constexpr uint16_t kFormatMajor = 1;
 // 1.1: FrameworkError and Attachment records; pool figures in Failure.
 // 1.2: events of the public pool API (oomtrace_pool_alloc/free).
-inline constexpr uint16_t kFormatMinor = 2;
+// 1.3: the Attach record of a process that `oomtrace attach` joined mid-run.
+inline constexpr uint16_t kFormatMinor = 3;
 inline constexpr size_t kHeaderSize = 16;
 // No record this writer produces comes near this; a reader treats a larger
 // length as corruption instead of allocating whatever the file claims.
@@ -41,6 +42,7 @@ enum class RecordType : uint8_t {
   Note = 8,
   FrameworkError = 9,
   Attachment = 10,
+  Attach = 11,
   Trailer = 0x7f,
 };
 
@@ -114,6 +116,36 @@ struct Attachment {
   uint64_t time_ns = 0;
   std::string kind;  // "torch_snapshot"
   std::string path;
+};
+
+// One device as it stood when `oomtrace attach` joined the process: the
+// memory it held then has no recorded origin. Since 1.3.
+struct AttachBaseline {
+  int32_t device = 0;
+  bool memory_known = false;      // cuMemGetInfo answered (the process had a context there)
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  bool process_known = false;     // NVML named this process
+  uint64_t process_used_bytes = 0;
+};
+
+// A way calls reach the driver, and whether the attached library sees it.
+struct AttachPath {
+  std::string name;    // "got", "dlopen", "cupti", "resolved_before_attach", "pytorch_bridge"
+  bool covered = false;
+  std::string detail;  // one sentence
+};
+
+// Written first in the trace of an attached process. Since 1.3.
+struct AttachInfo {
+  uint64_t time_ns = 0;        // since the trace began (the attach)
+  uint64_t unix_ns = 0;        // wall clock of the attach
+  // The process's pid as `oomtrace attach` saw it: in the host's PID
+  // namespace when it ran there, which is how NVML names processes even
+  // inside a container. 0 when the same as ProcessInfo::pid.
+  uint32_t outer_pid = 0;
+  std::vector<AttachBaseline> devices;
+  std::vector<AttachPath> paths;
 };
 
 struct Setting {

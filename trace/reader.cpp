@@ -81,6 +81,7 @@ class RecordParser {
         trace_.attachments.push_back(std::move(attachment));
         break;
       }
+      case RecordType::Attach: parse_attach(in, size); break;
       case RecordType::Trailer: {
         Trailer trailer;
         trailer.events = in.u64();
@@ -106,6 +107,33 @@ class RecordParser {
     uint64_t argc = bounded_count(in, size);
     for (uint64_t i = 0; i < argc && in.ok(); ++i) process.argv.push_back(in.str());
     trace_.process = std::move(process);
+  }
+
+  void parse_attach(Decoder& in, size_t size) {
+    AttachInfo attach;
+    attach.time_ns = in.u64();
+    attach.unix_ns = in.u64();
+    uint64_t devices = bounded_count(in, size);
+    for (uint64_t i = 0; i < devices && in.ok(); ++i) {
+      AttachBaseline device;
+      device.device = static_cast<int32_t>(in.i64());
+      device.memory_known = in.u64() != 0;
+      device.total_bytes = in.u64();
+      device.free_bytes = in.u64();
+      device.process_known = in.u64() != 0;
+      device.process_used_bytes = in.u64();
+      attach.devices.push_back(device);
+    }
+    uint64_t paths = bounded_count(in, size);
+    for (uint64_t i = 0; i < paths && in.ok(); ++i) {
+      AttachPath path;
+      path.name = in.str();
+      path.covered = in.u64() != 0;
+      path.detail = in.str();
+      attach.paths.push_back(std::move(path));
+    }
+    attach.outer_pid = static_cast<uint32_t>(in.u64());
+    trace_.attach = std::move(attach);
   }
 
   void parse_device(Decoder& in) {

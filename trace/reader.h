@@ -33,6 +33,7 @@ struct Trace {
   std::vector<std::string> notes;
   std::vector<FrameworkError> framework_errors;
   std::vector<Attachment> attachments;
+  std::optional<AttachInfo> attach;  // present when `oomtrace attach` joined the process
   std::optional<Trailer> trailer;  // absent: the process was killed
   uint64_t data_bytes = 0;         // bytes of records read
 };

@@ -122,6 +122,29 @@ void TraceWriter::write_attachment(const Attachment& attachment) {
   emit(RecordType::Attachment);
 }
 
+void TraceWriter::write_attach(const AttachInfo& attach) {
+  Encoder out(payload_);
+  out.u64(attach.time_ns);
+  out.u64(attach.unix_ns);
+  out.u64(attach.devices.size());
+  for (const AttachBaseline& device : attach.devices) {
+    out.i64(device.device);
+    out.u64(device.memory_known);
+    out.u64(device.total_bytes);
+    out.u64(device.free_bytes);
+    out.u64(device.process_known);
+    out.u64(device.process_used_bytes);
+  }
+  out.u64(attach.paths.size());
+  for (const AttachPath& path : attach.paths) {
+    out.str(path.name);
+    out.u64(path.covered);
+    out.str(path.detail);
+  }
+  out.u64(attach.outer_pid);
+  emit(RecordType::Attach);
+}
+
 void TraceWriter::finish(const Trailer& trailer) {
   Encoder out(payload_);
   out.u64(trailer.events);

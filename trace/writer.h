@@ -28,6 +28,7 @@ class TraceWriter {
   void write_note(const std::string& note);
   void write_framework_error(const FrameworkError& error);
   void write_attachment(const Attachment& attachment);
+  void write_attach(const AttachInfo& attach);
   // Writes the trailer and closes: the trace is complete.
   void finish(const Trailer& trailer);
   // For a forked child: forgets the parent's file without touching it.

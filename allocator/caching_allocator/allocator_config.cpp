@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "allocator/decimal_from_chars.h"
+
 namespace oomtrace::caching {
 namespace {
 
@@ -80,7 +82,7 @@ uint64_t whole_number(const std::string& text, const std::string& key) {
 
 double real_number(const std::string& text, const std::string& key) {
   double value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  auto [end, error] = decimal_from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc() || end != text.data() + text.size()) {
     throw ParseError{key + ": '" + text + "' is not a number"};
   }

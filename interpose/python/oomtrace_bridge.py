@@ -1,9 +1,12 @@
 """Sees inside PyTorch's caching allocator from within the traced process.
 
-Installed by sitecustomize.py when liboomtrace.so is preloaded. Nothing runs
-inside an allocation hook: the library never takes the GIL. Instead, when the
-program imports torch, this module asks torch to run `_attach` at CUDA's lazy
-initialisation, on the program's own thread:
+Installed by sitecustomize.py when liboomtrace.so is preloaded, or, in a
+process `oomtrace attach` joined, started by the library's own thread
+through attach_running() and stopped at detach by detach_running(). Nothing
+runs inside an allocation hook: the library's hooks never take the GIL.
+Instead, when the program imports torch, this module asks torch to run
+`_attach` at CUDA's lazy initialisation, on the program's own thread (or at
+once, on the library's thread, when an attach finds CUDA initialised):
 
 - it attaches an out-of-memory observer, which PyTorch calls (allocator
   unlocked) before it raises; the observer saves
@@ -62,12 +65,24 @@ _max_snapshots = _number("OOMTRACE_TORCH_SNAPSHOTS", "3")
 _snapshots_saved = 0
 _lock = threading.Lock()
 _library = None
+# False after detach_running: PyTorch cannot take an OOM observer back, nor
+# the excepthooks be unwound safely once others wrapped them, so each of
+# them stays in place and does nothing until the next attach.
+_active = True
+_observer_attached = False
+_observer_problem = None  # why the observer is not attached, once _attach tried
+_history_override = None  # attach_running(history=...): None follows OOMTRACE_TORCH_HISTORY
+_history_started = False
+_excepthooks_installed = False
+_attached = False  # started by attach_running, not by install()
 
 
-def _load_library():
-    """The preloaded liboomtrace.so, or None when the process runs without it."""
+def _load_library(path=None):
+    """liboomtrace.so: the preloaded one (path None: the global scope), or
+    the one `oomtrace attach` loaded, by its path and only if it is loaded
+    already, never a second copy. None when the process runs without it."""
     try:
-        library = ctypes.CDLL(None)
+        library = ctypes.CDLL(None) if path is None else ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
         library.oomtrace_bridge_trace_path.restype = ctypes.c_size_t
         library.oomtrace_bridge_trace_path.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         library.oomtrace_bridge_attachment.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
@@ -110,6 +125,8 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
     global _snapshots_saved
     import torch
 
+    if not _active:
+        return
     with _lock:
         if _snapshots_saved >= _max_snapshots:
             return
@@ -141,34 +158,81 @@ def _failing_python_stack():
 
 def _start_history(torch):
     record = torch.cuda.memory._record_memory_history
+    options = dict(enabled="all", context=None if _history_context == "none" else _history_context,
+                   stacks="python", max_entries=_history_entries)
+    if _attached:
+        # PyTorch records annotations through a callback of the thread that
+        # turns the history on, and only that thread can remove it: attached,
+        # that is the library's thread, which runs nothing worth annotating
+        # and stops the history at detach. A callback for every thread
+        # annotates the program's threads, where this torch has one (older
+        # releases lack global_record_annotations: the program's threads then
+        # go unannotated).
+        try:
+            record(global_record_annotations=True, **options)
+            return
+        except TypeError:
+            pass
     try:
-        record(enabled="all", context=None if _history_context == "none" else _history_context, stacks="python",
-               max_entries=_history_entries)
+        record(**options)
     except TypeError:  # PyTorch before 2.1
         record(True, record_context=True, trace_alloc_max_entries=_history_entries,
                trace_alloc_record_context=True)
 
 
-def _attach():
-    import torch
+def _stop_history(torch):
+    record = torch.cuda.memory._record_memory_history
+    try:
+        record(enabled=None)
+    except TypeError:  # PyTorch before 2.1
+        record(False)
 
+
+def _history_wanted():
+    if _history_override is not None:
+        return bool(_history_override)
+    return _flag("OOMTRACE_TORCH_HISTORY", "0")
+
+
+def _attach_observer(torch):
+    global _observer_attached, _observer_problem
     attach_observer = getattr(torch._C, "_cuda_attach_out_of_memory_observer", None)
     if attach_observer is None:
-        _note("observer not attached: this torch has no torch._C._cuda_attach_out_of_memory_observer, "
-              "so no snapshot is saved at an out-of-memory")
-    else:
-        try:
-            attach_observer(_on_out_of_memory)
-        except Exception as error:  # backend:cudaMallocAsync refuses observers
-            _note("observer not attached, so no snapshot is saved at an out-of-memory (%s)" % _failure(error))
-    if _flag("OOMTRACE_TORCH_HISTORY", "0"):
+        _observer_problem = ("observer not attached: this torch has no "
+                             "torch._C._cuda_attach_out_of_memory_observer, so no snapshot is saved at an out-of-memory")
+        _note(_observer_problem)
+        return
+    try:
+        attach_observer(_on_out_of_memory)
+        _observer_attached = True
+        _observer_problem = None
+    except Exception as error:  # backend:cudaMallocAsync refuses observers
+        _observer_problem = "observer not attached, so no snapshot is saved at an out-of-memory (%s)" % _failure(error)
+        _note(_observer_problem)
+
+
+def _attach():
+    """At CUDA's initialisation (or at once when it is done). Runs once per
+    process with the preloaded library; attaching again after a detach may
+    queue it again, so what is already in place is not added twice."""
+    global _history_started
+    if not _active:  # detached before CUDA initialised
+        return
+    import torch
+
+    if not _observer_attached:
+        _attach_observer(torch)
+    if _history_wanted() and not _history_started:
         try:
             _start_history(torch)
+            _history_started = True
         except Exception as error:  # backend:cudaMallocAsync refuses history too
             _note("history refused, so blocks carry no Python stacks (%s)" % _failure(error))
 
 
 def _on_torch_imported(torch):
+    if not _active:
+        return
     lazy_call = getattr(getattr(torch, "cuda", None), "_lazy_call", None)
     if lazy_call is None:
         _note("torch API missing in this release: torch.cuda._lazy_call, so the bridge did not attach")
@@ -205,7 +269,11 @@ class _TorchImportWatcher(importlib.abc.MetaPathFinder):
                 _note("not attached to torch after its import (%s)" % _failure(error))
 
         loader.exec_module = exec_module
-        sys.meta_path.remove(self)  # once is enough
+        _remove_import_watchers()  # once is enough
+
+
+def _remove_import_watchers():
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _TorchImportWatcher)]
 
 
 def _framework_of(error):
@@ -229,17 +297,23 @@ def _note_if_out_of_memory(error):
 
 
 def _install_excepthooks():
+    global _excepthooks_installed
+    if _excepthooks_installed:  # a second attach: the first one's hooks are still chained
+        return
+    _excepthooks_installed = True
     previous = sys.excepthook
 
     def excepthook(kind, error, traceback):
-        _note_if_out_of_memory(error)
+        if _active:
+            _note_if_out_of_memory(error)
         previous(kind, error, traceback)
 
     sys.excepthook = excepthook
     previous_thread_hook = threading.excepthook
 
     def thread_excepthook(args):
-        _note_if_out_of_memory(args.exc_value)
+        if _active:
+            _note_if_out_of_memory(args.exc_value)
         previous_thread_hook(args)
 
     threading.excepthook = thread_excepthook
@@ -257,3 +331,75 @@ def install():
     else:
         sys.meta_path.insert(0, _TorchImportWatcher())
     _install_excepthooks()
+
+
+# ------------------------------------------------------------ `oomtrace attach`
+
+def _attach_to_torch(torch):
+    """(started, detail) for a process that imported torch before the attach."""
+    if getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        # Another thread is inside `import torch`: too late to watch the
+        # import, too early to use the module.
+        return False, "torch was being imported at the attach, so the bridge did not attach; attach again"
+    _on_torch_imported(torch)  # attaches now if CUDA is initialised, else at its lazy init
+    cuda = getattr(torch, "cuda", None)
+    if getattr(cuda, "_lazy_call", None) is None:
+        return False, "torch API missing in this release: torch.cuda._lazy_call, so the bridge did not attach"
+    if not cuda.is_initialized():
+        return True, "torch imported, CUDA not initialised yet: the OOM observer attaches when it is"
+    if not _observer_attached:
+        return False, _observer_problem or "the OOM observer was not attached"
+    history = "; allocation history with Python stacks on" if _history_started else ""
+    return True, "OOM observer attached to the running PyTorch: a snapshot is saved at an out-of-memory" + history
+
+
+def attach_running(library_path, history=None):
+    """Called by liboomtrace.so's own thread, holding the GIL, in a process
+    `oomtrace attach` joined; what install() does at start, for a process
+    that is already running. `library_path`: the library as the process
+    loaded it. `history`: True or False to override OOMTRACE_TORCH_HISTORY.
+
+    Returns (torch imported, bridge started, one sentence for the report);
+    never raises: the library reads the sentence whatever happened."""
+    global _library, _active, _snapshots_saved, _history_override, _attached
+    torch = sys.modules.get("torch")
+    try:
+        if not _flag("OOMTRACE_PYTHON", "1"):
+            return torch is not None, False, "OOMTRACE_PYTHON=0 in the process's environment turns the bridge off"
+        library = _load_library(library_path)
+        if library is None:
+            return torch is not None, False, "the bridge could not open %s with ctypes" % library_path
+        with _lock:
+            _library = library
+            _snapshots_saved = 0  # a new trace: its own snapshots
+        _history_override = history
+        _attached = True
+        _active = True
+        if torch is None:
+            _remove_import_watchers()
+            sys.meta_path.insert(0, _TorchImportWatcher())
+            started, detail = True, "torch not imported yet: the OOM observer attaches at its CUDA initialisation"
+        else:
+            started, detail = _attach_to_torch(torch)
+        _install_excepthooks()
+        return torch is not None, started, detail
+    except Exception as error:
+        return torch is not None, False, "the bridge did not start (%s)" % _failure(error)
+
+
+def detach_running():
+    """At `oomtrace detach`, holding the GIL: the observer and the
+    excepthooks do nothing from now on (neither can be removed safely), a
+    watch for `import torch` still waiting is dropped, and the allocation
+    history the bridge started stops. Never raises."""
+    global _active, _history_started
+    _active = False
+    try:
+        _remove_import_watchers()
+        torch = sys.modules.get("torch")
+        if _history_started and torch is not None:
+            _history_started = False
+            _stop_history(torch)
+    except Exception as error:
+        _note("not fully stopped at detach (%s)" % _failure(error))
+    return True

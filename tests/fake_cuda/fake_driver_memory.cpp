@@ -5,6 +5,9 @@
 // pinned host memory is real mmap'd memory so that code under test may touch
 // it; neither consumes device capacity, since on a real system managed memory
 // is only resident on the device once touched there, which the fake cannot see.
+// The _v2, managed and pinned entry points report to a CUPTI subscriber
+// (fake_driver_api_callbacks.h); the legacy 32-bit ones do not.
+#include "fake_driver_api_callbacks.h"
 #include "fake_driver_context.h"
 #include "fake_driver_state.h"
 
@@ -102,8 +105,10 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAlloc(CUdeviceptr_v1* dptr, unsigned int 
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAlloc_v2(CUdeviceptr* dptr, size_t bytesize) {
-  if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return allocate_on_current_device(bytesize, AllocationKind::kDevice, dptr);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAlloc_v2), cuMemAlloc_v2_params{dptr, bytesize}, [&]() -> CUresult {
+    if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return allocate_on_current_device(bytesize, AllocationKind::kDevice, dptr);
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocPitch(CUdeviceptr_v1* dptr, unsigned int* pPitch, unsigned int WidthInBytes,
@@ -121,21 +126,29 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocPitch(CUdeviceptr_v1* dptr, unsigned
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocPitch_v2(CUdeviceptr* dptr, size_t* pPitch, size_t WidthInBytes,
                                                      size_t Height, unsigned int ElementSizeBytes) {
-  if (dptr == nullptr || pPitch == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return allocate_pitched(WidthInBytes, Height, ElementSizeBytes, AllocationKind::kDevice, dptr, pPitch);
+  const cuMemAllocPitch_v2_params params{dptr, pPitch, WidthInBytes, Height, ElementSizeBytes};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocPitch_v2), params, [&]() -> CUresult {
+    if (dptr == nullptr || pPitch == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return allocate_pitched(WidthInBytes, Height, ElementSizeBytes, AllocationKind::kDevice, dptr, pPitch);
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFree(CUdeviceptr_v1 dptr) { return free_device(dptr); }
 
-FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) { return free_device(dptr); }
+FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFree_v2(CUdeviceptr dptr) {
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemFree_v2), cuMemFree_v2_params{dptr}, [&] { return free_device(dptr); });
+}
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr* dptr, size_t bytesize, unsigned int flags) {
-  if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
-  void* pointer = nullptr;
-  const CUresult result = allocate_host(&pointer, bytesize, /*managed=*/true);
-  if (result == CUDA_SUCCESS) *dptr = reinterpret_cast<CUdeviceptr>(pointer);
-  return result;
+  const cuMemAllocManaged_params params{dptr, bytesize, flags};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocManaged), params, [&]() -> CUresult {
+    if (dptr == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST) return CUDA_ERROR_INVALID_VALUE;
+    void* pointer = nullptr;
+    const CUresult result = allocate_host(&pointer, bytesize, /*managed=*/true);
+    if (result == CUDA_SUCCESS) *dptr = reinterpret_cast<CUdeviceptr>(pointer);
+    return result;
+  });
 }
 
 // ------------------------------------------------------------ pinned host memory
@@ -146,20 +159,27 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocHost(void** pp, unsigned int bytesiz
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocHost_v2(void** pp, size_t bytesize) {
-  if (pp == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  return allocate_host(pp, bytesize, /*managed=*/false);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocHost_v2), cuMemAllocHost_v2_params{pp, bytesize}, [&]() -> CUresult {
+    if (pp == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    return allocate_host(pp, bytesize, /*managed=*/false);
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemHostAlloc(void** pp, size_t bytesize, unsigned int Flags) {
-  constexpr unsigned int kKnownFlags = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
-  if (pp == nullptr || (Flags & ~kKnownFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
-  return allocate_host(pp, bytesize, /*managed=*/false);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemHostAlloc), cuMemHostAlloc_params{pp, bytesize, Flags}, [&]() -> CUresult {
+    constexpr unsigned int kKnownFlags =
+        CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
+    if (pp == nullptr || (Flags & ~kKnownFlags) != 0) return CUDA_ERROR_INVALID_VALUE;
+    return allocate_host(pp, bytesize, /*managed=*/false);
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFreeHost(void* p) {
-  if (p == nullptr) return CUDA_SUCCESS;
-  auto locked = lock_driver_state();
-  return locked.state.unmap_host_memory(p, /*managed=*/false);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemFreeHost), cuMemFreeHost_params{p}, [&]() -> CUresult {
+    if (p == nullptr) return CUDA_SUCCESS;
+    auto locked = lock_driver_state();
+    return locked.state.unmap_host_memory(p, /*managed=*/false);
+  });
 }
 
 // ------------------------------------------------------------ streams

@@ -15,6 +15,7 @@
 // not simulated.
 #include <algorithm>
 
+#include "fake_driver_api_callbacks.h"
 #include "fake_driver_context.h"
 #include "fake_driver_state.h"
 
@@ -124,27 +125,37 @@ CUresult default_pool(CUmemoryPool* pool_out, CUdevice dev) {
 // ------------------------------------------------------------ stream-ordered allocation
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocAsync(CUdeviceptr* dptr, size_t bytesize, CUstream hStream) {
-  return allocate_async(dptr, bytesize, hStream);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocAsync), cuMemAllocAsync_params{dptr, bytesize, hStream},
+                         [&] { return allocate_async(dptr, bytesize, hStream); });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocAsync_ptsz(CUdeviceptr* dptr, size_t bytesize, CUstream hStream) {
-  return allocate_async(dptr, bytesize, hStream);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocAsync_ptsz), cuMemAllocAsync_ptsz_params{dptr, bytesize, hStream},
+                         [&] { return allocate_async(dptr, bytesize, hStream); });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocFromPoolAsync(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,
                                                           CUstream hStream) {
-  return allocate_from_pool_async(dptr, bytesize, pool, hStream);
+  const cuMemAllocFromPoolAsync_params params{dptr, bytesize, pool, hStream};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocFromPoolAsync), params,
+                         [&] { return allocate_from_pool_async(dptr, bytesize, pool, hStream); });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* dptr, size_t bytesize, CUmemoryPool pool,
                                                                CUstream hStream) {
-  return allocate_from_pool_async(dptr, bytesize, pool, hStream);
+  const cuMemAllocFromPoolAsync_ptsz_params params{dptr, bytesize, pool, hStream};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAllocFromPoolAsync_ptsz), params,
+                         [&] { return allocate_from_pool_async(dptr, bytesize, pool, hStream); });
 }
 
-FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream) { return free_async(dptr, hStream); }
+FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFreeAsync(CUdeviceptr dptr, CUstream hStream) {
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemFreeAsync), cuMemFreeAsync_params{dptr, hStream},
+                         [&] { return free_async(dptr, hStream); });
+}
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream hStream) {
-  return free_async(dptr, hStream);
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemFreeAsync_ptsz), cuMemFreeAsync_ptsz_params{dptr, hStream},
+                         [&] { return free_async(dptr, hStream); });
 }
 
 // ------------------------------------------------------------ pools

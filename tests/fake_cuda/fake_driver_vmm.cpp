@@ -11,6 +11,7 @@
 // still mapped (refused with CUDA_ERROR_INVALID_VALUE rather than guessed).
 #include <iterator>
 
+#include "fake_driver_api_callbacks.h"
 #include "fake_driver_state.h"
 
 using namespace fake_cuda;
@@ -104,83 +105,101 @@ FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemGetAllocationGranularity(size_t* granular
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr* ptr, size_t size, size_t alignment, CUdeviceptr addr,
                                                       unsigned long long flags) {
-  if (ptr == nullptr || size == 0 || size % kHostPageSize != 0 || flags != 0) return CUDA_ERROR_INVALID_VALUE;
-  if (alignment != 0 && !is_power_of_two(alignment)) return CUDA_ERROR_INVALID_VALUE;
-  const std::size_t effective_alignment = alignment > kGranularity ? alignment : kGranularity;
-  auto locked = lock_driver_state();
-  CUdeviceptr start = 0;
-  const CUresult placed = place_reservation(locked.state, size, effective_alignment, addr, &start);
-  if (placed != CUDA_SUCCESS) return placed;
-  locked.state.reservations[start] = Reservation{size, {}};
-  *ptr = start;
-  return CUDA_SUCCESS;
+  const cuMemAddressReserve_params params{ptr, size, alignment, addr, flags};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAddressReserve), params, [&]() -> CUresult {
+    if (ptr == nullptr || size == 0 || size % kHostPageSize != 0 || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (alignment != 0 && !is_power_of_two(alignment)) return CUDA_ERROR_INVALID_VALUE;
+    const std::size_t effective_alignment = alignment > kGranularity ? alignment : kGranularity;
+    auto locked = lock_driver_state();
+    CUdeviceptr start = 0;
+    const CUresult placed = place_reservation(locked.state, size, effective_alignment, addr, &start);
+    if (placed != CUDA_SUCCESS) return placed;
+    locked.state.reservations[start] = Reservation{size, {}};
+    *ptr = start;
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size) {
-  auto locked = lock_driver_state();
-  const auto found = locked.state.reservations.find(ptr);
-  if (found == locked.state.reservations.end() || found->second.size != size) return CUDA_ERROR_INVALID_VALUE;
-  if (!found->second.mappings.empty()) return CUDA_ERROR_INVALID_VALUE;
-  locked.state.reservation_addresses.release(ptr);
-  locked.state.reservations.erase(found);
-  return CUDA_SUCCESS;
+  const cuMemAddressFree_params params{ptr, size};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemAddressFree), params, [&]() -> CUresult {
+    auto locked = lock_driver_state();
+    const auto found = locked.state.reservations.find(ptr);
+    if (found == locked.state.reservations.end() || found->second.size != size) return CUDA_ERROR_INVALID_VALUE;
+    if (!found->second.mappings.empty()) return CUDA_ERROR_INVALID_VALUE;
+    locked.state.reservation_addresses.release(ptr);
+    locked.state.reservations.erase(found);
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle* handle, size_t size,
                                               const CUmemAllocationProp* prop, unsigned long long flags) {
-  if (handle == nullptr || prop == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
-  if (size == 0 || size % kGranularity != 0) return CUDA_ERROR_INVALID_VALUE;
-  auto locked = lock_driver_state();
-  DriverState& state = locked.state;
-  const CUresult valid = check_allocation_prop(state, *prop);
-  if (valid != CUDA_SUCCESS) return valid;
-  const int device = prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE ? prop->location.id : -1;
-  if (device >= 0 && !state.try_hold_capacity(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
-  const CUmemGenericAllocationHandle created = state.next_physical_handle++;
-  state.physical[created] = PhysicalAllocation{size, device, false, 0};
-  *handle = created;
-  return CUDA_SUCCESS;
+  const cuMemCreate_params params{handle, size, prop, flags};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemCreate), params, [&]() -> CUresult {
+    if (handle == nullptr || prop == nullptr || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (size == 0 || size % kGranularity != 0) return CUDA_ERROR_INVALID_VALUE;
+    auto locked = lock_driver_state();
+    DriverState& state = locked.state;
+    const CUresult valid = check_allocation_prop(state, *prop);
+    if (valid != CUDA_SUCCESS) return valid;
+    const int device = prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE ? prop->location.id : -1;
+    if (device >= 0 && !state.try_hold_capacity(device, size)) return CUDA_ERROR_OUT_OF_MEMORY;
+    const CUmemGenericAllocationHandle created = state.next_physical_handle++;
+    state.physical[created] = PhysicalAllocation{size, device, false, 0};
+    *handle = created;
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle handle) {
-  auto locked = lock_driver_state();
-  const auto found = locked.state.physical.find(handle);
-  if (found == locked.state.physical.end() || found->second.released) return CUDA_ERROR_INVALID_VALUE;
-  found->second.released = true;
-  forget_physical_if_unused(locked.state, handle);
-  return CUDA_SUCCESS;
+  const cuMemRelease_params params{handle};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemRelease), params, [&]() -> CUresult {
+    auto locked = lock_driver_state();
+    const auto found = locked.state.physical.find(handle);
+    if (found == locked.state.physical.end() || found->second.released) return CUDA_ERROR_INVALID_VALUE;
+    found->second.released = true;
+    forget_physical_if_unused(locked.state, handle);
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                                            CUmemGenericAllocationHandle handle, unsigned long long flags) {
-  // The documentation requires offset == 0 and flags == 0 for now.
-  if (flags != 0 || offset != 0 || size == 0) return CUDA_ERROR_INVALID_VALUE;
-  if (size % kGranularity != 0 || ptr % kGranularity != 0) return CUDA_ERROR_INVALID_VALUE;
-  auto locked = lock_driver_state();
-  DriverState& state = locked.state;
-  const auto physical = state.physical.find(handle);
-  if (physical == state.physical.end() || physical->second.released) return CUDA_ERROR_INVALID_VALUE;
-  if (size > physical->second.size) return CUDA_ERROR_INVALID_VALUE;
-  Reservation* reservation = find_reservation(state, ptr, size);
-  if (reservation == nullptr || overlaps_mapping(*reservation, ptr, size)) return CUDA_ERROR_INVALID_VALUE;
-  reservation->mappings[ptr] = Mapping{size, handle};
-  ++physical->second.mappings;
-  return CUDA_SUCCESS;
+  const cuMemMap_params params{ptr, size, offset, handle, flags};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemMap), params, [&]() -> CUresult {
+    // The documentation requires offset == 0 and flags == 0 for now.
+    if (flags != 0 || offset != 0 || size == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (size % kGranularity != 0 || ptr % kGranularity != 0) return CUDA_ERROR_INVALID_VALUE;
+    auto locked = lock_driver_state();
+    DriverState& state = locked.state;
+    const auto physical = state.physical.find(handle);
+    if (physical == state.physical.end() || physical->second.released) return CUDA_ERROR_INVALID_VALUE;
+    if (size > physical->second.size) return CUDA_ERROR_INVALID_VALUE;
+    Reservation* reservation = find_reservation(state, ptr, size);
+    if (reservation == nullptr || overlaps_mapping(*reservation, ptr, size)) return CUDA_ERROR_INVALID_VALUE;
+    reservation->mappings[ptr] = Mapping{size, handle};
+    ++physical->second.mappings;
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size) {
-  auto locked = lock_driver_state();
-  DriverState& state = locked.state;
-  Reservation* reservation = find_reservation(state, ptr, size);
-  if (reservation == nullptr || !mappings_tile_range(*reservation, ptr, size)) return CUDA_ERROR_INVALID_VALUE;
-  auto mapping = reservation->mappings.find(ptr);
-  while (mapping != reservation->mappings.end() && mapping->first < ptr + size) {
-    const CUmemGenericAllocationHandle handle = mapping->second.handle;
-    mapping = reservation->mappings.erase(mapping);
-    --state.physical.at(handle).mappings;
-    forget_physical_if_unused(state, handle);
-  }
-  return CUDA_SUCCESS;
+  const cuMemUnmap_params params{ptr, size};
+  return traced_api_call(FAKE_CUDA_TRACED(cuMemUnmap), params, [&]() -> CUresult {
+    auto locked = lock_driver_state();
+    DriverState& state = locked.state;
+    Reservation* reservation = find_reservation(state, ptr, size);
+    if (reservation == nullptr || !mappings_tile_range(*reservation, ptr, size)) return CUDA_ERROR_INVALID_VALUE;
+    auto mapping = reservation->mappings.find(ptr);
+    while (mapping != reservation->mappings.end() && mapping->first < ptr + size) {
+      const CUmemGenericAllocationHandle handle = mapping->second.handle;
+      mapping = reservation->mappings.erase(mapping);
+      --state.physical.at(handle).mappings;
+      forget_physical_if_unused(state, handle);
+    }
+    return CUDA_SUCCESS;
+  });
 }
 
 FAKE_CUDA_EXPORT CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc* desc,

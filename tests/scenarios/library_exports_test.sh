@@ -25,6 +25,9 @@ expected=$( (grep -oE '^\s*X\((Runtime|Driver), [A-Za-z0-9_]+\)' "$def" |
   # The C++ throw hook and the framework bridges' entry points.
   echo __cxa_throw; echo oomtrace_bridge_trace_path; echo oomtrace_bridge_attachment;
   echo oomtrace_bridge_framework_error; echo oomtrace_bridge_note;
+  # `oomtrace attach`: the call the injector makes, and the block it reads
+  # (interpose/attach/attach_control_block.h).
+  echo oomtrace_attach_begin; echo oomtrace_attach_control;
   echo "$public_api") | sort)
 actual=$(nm -D --defined-only "$library" | awk '{print $3}' | sort)
 if [ "$expected" != "$actual" ]; then
@@ -44,6 +47,9 @@ needed=$(readelf -d "$library" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p' | sort 
 for lib in $needed; do
   case "$lib" in
     libc.so.*|libm.so.*|libstdc++.so.*|libgcc_s.so.*|ld-linux*) ;;
+    # glibc's own, where the functions pinned to their pre-2.34 versions
+    # lived (interpose/glibc_baseline.h).
+    libdl.so.2|libpthread.so.0) ;;
     # Sanitized test builds only (cmake/sanitize.cmake sets OOMTRACE_SANITIZE).
     libasan.so.*|libubsan.so.*|libtsan.so.*|libclang_rt.*)
       [ -n "${OOMTRACE_SANITIZE:-}" ] || { echo "unexpected dependency: $lib (needed: $needed)"; exit 1; } ;;

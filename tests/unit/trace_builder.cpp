@@ -49,6 +49,11 @@ TraceBuilder& TraceBuilder::note(const std::string& text) {
   return *this;
 }
 
+TraceBuilder& TraceBuilder::attach(const trace::AttachInfo& attach) {
+  records_.push_back([attach](trace::TraceWriter& out) { out.write_attach(attach); });
+  return *this;
+}
+
 TraceBuilder& TraceBuilder::frame(uint32_t id, uint64_t address, const std::string& module,
                                   const std::string& symbol, uint64_t offset) {
   trace::FrameInfo info{id, address, module, symbol, offset};

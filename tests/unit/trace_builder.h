@@ -51,6 +51,7 @@ class TraceBuilder {
   TraceBuilder& device(int index, uint64_t total_bytes, const std::string& name = "Fake GPU");
   TraceBuilder& setting(const std::string& key, const std::string& value);
   TraceBuilder& note(const std::string& text);
+  TraceBuilder& attach(const trace::AttachInfo& attach);
   TraceBuilder& frame(uint32_t id, uint64_t address, const std::string& module, const std::string& symbol,
                       uint64_t offset);
   TraceBuilder& stack(uint32_t id, std::vector<uint32_t> frames);
