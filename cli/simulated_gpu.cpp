@@ -91,7 +91,11 @@ void apply_simulated_gpu(const SimulatedGpu& gpu, const std::string& spec, const
   prepend_path_variable("LD_LIBRARY_PATH", library_dir);
   // liboomtrace.so goes in front later (run_command), so it still comes first.
   const char* existing = std::getenv("LD_PRELOAD");
-  std::string preload = library_dir + "/libcudart.so.13:" + library_dir + "/libcudart.so.12";
+  // CUPTI too: the wheels reach the real one through their RPATH, which
+  // wins over LD_LIBRARY_PATH, and the real one cannot see the simulated
+  // driver (`oomtrace attach` subscribes to CUPTI's driver callbacks).
+  std::string preload = library_dir + "/libcudart.so.13:" + library_dir + "/libcudart.so.12:" +
+                        library_dir + "/libcupti.so.13:" + library_dir + "/libcupti.so.12";
   if (existing && *existing) preload += std::string(":") + existing;
   ::setenv("LD_PRELOAD", preload.c_str(), 1);
 }

@@ -64,5 +64,5 @@ OOMTRACE_EXPORT [[noreturn]] void __cxa_throw(void* thrown, void* type_info, voi
 // The same function under a name of our own, for the GOT patching of an
 // attached process (attach/hooked_imports.cpp): naming __cxa_throw there
 // would mean the C++ runtime's declaration.
-extern "C" __attribute__((visibility("hidden"), alias("__cxa_throw"))) [[noreturn]] void
+extern "C" __attribute__((visibility("hidden"), alias("__cxa_throw"), cold)) [[noreturn]] void
 oomtrace_cxa_throw_hook(void* thrown, void* type_info, void (*destructor)(void*));

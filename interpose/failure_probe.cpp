@@ -32,8 +32,16 @@ constexpr NvmlReturn kNvmlSuccess = 0;
 constexpr NvmlReturn kNvmlInsufficientSize = 7;
 constexpr unsigned long long kNvmlValueNotAvailable = ~0ull;
 
+// nvmlMemory_t (v1): stable since NVML's first release.
+struct NvmlMemoryV1 {
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
 struct Nvml {
   NvmlReturn (*init)() = nullptr;
+  NvmlReturn (*memory_info)(NvmlDevice, NvmlMemoryV1*) = nullptr;
   NvmlReturn (*by_pci_bus_id)(const char*, NvmlDevice*) = nullptr;
   NvmlReturn (*running_processes)(NvmlDevice, unsigned int*, NvmlProcessV1*) = nullptr;
   bool ready = false;
@@ -52,6 +60,8 @@ Nvml& nvml() {
     instance.running_processes =
         reinterpret_cast<NvmlReturn (*)(NvmlDevice, unsigned int*, NvmlProcessV1*)>(
             lookup(handle, "nvmlDeviceGetComputeRunningProcesses"));
+    instance.memory_info = reinterpret_cast<NvmlReturn (*)(NvmlDevice, NvmlMemoryV1*)>(
+        lookup(handle, "nvmlDeviceGetMemoryInfo"));
     instance.ready = instance.init && instance.by_pci_bus_id && instance.running_processes &&
                      instance.init() == kNvmlSuccess;
   });
@@ -106,6 +116,21 @@ void probe_pool(int device, uint64_t pool_handle, trace::FailureContext& failure
   failure.pool_known = true;
   failure.pool_reserved_bytes = reserved;
   failure.pool_used_bytes = used;
+}
+
+bool probe_device_memory_through_nvml(int device, uint64_t& total, uint64_t& free) {
+  Nvml& api = nvml();
+  char bus_id[64] = {};
+  NvmlDevice handle = nullptr;
+  NvmlMemoryV1 memory{};
+  if (!api.ready || !api.memory_info || !pci_bus_id(device, bus_id, sizeof bus_id) ||
+      api.by_pci_bus_id(bus_id, &handle) != kNvmlSuccess ||
+      api.memory_info(handle, &memory) != kNvmlSuccess || memory.total == 0) {
+    return false;
+  }
+  total = memory.total;
+  free = memory.free;
+  return true;
 }
 
 void probe_processes(int device, trace::FailureContext& failure) {

@@ -12,6 +12,9 @@ namespace oomtrace::interpose {
 
 void probe_device_memory(int device, trace::FailureContext& failure);
 void probe_processes(int device, trace::FailureContext& failure);
+// The device's total and free memory from NVML, which needs no context:
+// for a device the process uses without an active primary context.
+bool probe_device_memory_through_nvml(int device, uint64_t& total, uint64_t& free);
 // Stream-ordered failures: the pool's reserved and used bytes. `pool` is the
 // pool the call named (a CUmemoryPool), or 0 for the device's current pool.
 void probe_pool(int device, uint64_t pool, trace::FailureContext& failure);

@@ -89,6 +89,10 @@ std::vector<trace::AttachBaseline> measure_attach_baseline(const std::vector<uin
     trace::AttachBaseline baseline;
     baseline.device = device;
     measure_device_memory(driver, device, baseline);
+    if (!baseline.memory_known) {
+      baseline.memory_known =
+          probe_device_memory_through_nvml(device, baseline.total_bytes, baseline.free_bytes);
+    }
     measure_process_usage(device, pids, baseline);
     devices.push_back(baseline);
   }

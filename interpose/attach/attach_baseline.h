@@ -13,8 +13,8 @@ namespace oomtrace::interpose {
 
 // `pids`: the process as NVML may name it (its own pid, and its pid in the
 // outer namespace when it runs in a container: NVML reports host pids).
-// Never creates a context: a device whose primary context is not active
-// gets NVML's figure only.
+// Never creates a context: a device whose primary context is not active is
+// measured through NVML alone.
 std::vector<trace::AttachBaseline> measure_attach_baseline(const std::vector<uint32_t>& pids);
 
 }  // namespace oomtrace::interpose

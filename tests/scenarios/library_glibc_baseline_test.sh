@@ -28,14 +28,15 @@ if [ -z "$requirements" ]; then
   exit 1
 fi
 
-# Imported symbols as name@VERSION.
-imports=$(readelf --dyn-syms -W "$library" | awk '$7 == "UND" && $8 ~ /@/ { print $8 }')
+# Symbols taken from other objects as name@VERSION (one '@': imported, or
+# copied into an executable; "@@" marks the object's own definitions).
+imports=$(readelf --dyn-syms -W "$library" | awk '$8 ~ /[^@]@[^@]/ { print $8 }')
 
 failed=0
 refuse() {
   local version=$1 why=$2
   echo "$version: $why; needed by:"
-  echo "$imports" | grep -E "@{1,2}${version//./\\.}\$" | sed -E 's/@+.*//' | sort -u |
+  { echo "$imports" | grep -E "@${version//./\\.}\$" || true; } | sed -E 's/@.*//' | sort -u |
     while read -r symbol; do
       demangled=$(c++filt "$symbol")
       if [ "$demangled" = "$symbol" ]; then echo "  $symbol"; else echo "  $symbol ($demangled)"; fi

@@ -70,7 +70,8 @@ def simulated_gpu_env(fake_cuda):
                 "FAKE_CUDA_NAME": "oomtrace simulated GPU", "OOMTRACE_SIMULATED_GPU": "%dMiB" % DEVICE_MIB,
                 "LD_LIBRARY_PATH": ":".join(filter(None, [fake_cuda, os.environ.get("LD_LIBRARY_PATH")])),
                 "LD_PRELOAD": ":".join(os.path.join(fake_cuda, name)
-                                       for name in ("libcudart.so.13", "libcudart.so.12")),
+                                       for name in ("libcudart.so.13", "libcudart.so.12",
+                                                    "libcupti.so.13", "libcupti.so.12")),
                 "PYTHONDONTWRITEBYTECODE": "1",
                 # The history too, so that detach has it to stop.
                 "OOMTRACE_TORCH_HISTORY": "1"})

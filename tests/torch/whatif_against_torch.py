@@ -137,7 +137,8 @@ def run_torch(args, requests_path, settings, capacity, name):
     simulated = os.path.join(os.path.dirname(os.path.abspath(args.oomtrace)), "fake_cuda")
     # The simulated device without the tracer: this compares allocators.
     environment.update({
-        "LD_PRELOAD": "%s/libcudart.so.13:%s/libcudart.so.12" % (simulated, simulated),
+        "LD_PRELOAD": ":".join("%s/%s" % (simulated, name) for name in (
+            "libcudart.so.13", "libcudart.so.12", "libcupti.so.13", "libcupti.so.12")),
         "LD_LIBRARY_PATH": simulated + ":" + environment.get("LD_LIBRARY_PATH", ""),
         "FAKE_CUDA_DEVICES": "1",
         "FAKE_CUDA_TOTAL_MIB": str(capacity // MiB),

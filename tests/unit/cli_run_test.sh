@@ -46,7 +46,7 @@ simulated_libraries="$(dirname "$(readlink -f "$OOMTRACE")")/fake_cuda"
 if [ -f "$WORK/sim/env" ]; then
   [ "$(sed -n 1,4p "$WORK/sim/env" | tr '\n' ' ')" = "2 24576 6144 2x24GiB,others=6GiB " ] ||
     fail "simulated: device settings are '$(sed -n 1,4p "$WORK/sim/env" | tr '\n' ' ')'"
-  [ "$(sed -n 5p "$WORK/sim/env")" = "$NOOP:$simulated_libraries/libcudart.so.13:$simulated_libraries/libcudart.so.12" ] ||
+  [ "$(sed -n 5p "$WORK/sim/env")" = "$NOOP:$simulated_libraries/libcudart.so.13:$simulated_libraries/libcudart.so.12:$simulated_libraries/libcupti.so.13:$simulated_libraries/libcupti.so.12" ] ||
     fail "simulated: LD_PRELOAD is '$(sed -n 5p "$WORK/sim/env")'"
   case "$(sed -n 6p "$WORK/sim/env")" in
     "$simulated_libraries"*) ;;
