@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the PyTorch scenarios of tests/torch (the ones the test suite runs on
 # the simulated GPU) on this machine's real GPU with its installed PyTorch,
-# and writes a table of verdicts and figures for docs/validation.md.
+# and writes a table of verdicts and figures for docs/validation.md. Then
+# attaches `oomtrace attach` to a PyTorch job mid-run and checks that CUPTI
+# saw its expandable segments (tests/attach_scenarios).
 #
 #   scripts/gpu-validation.sh [--python PYTHON] [--build DIR] [--out FILE]
 #
@@ -58,12 +60,21 @@ started=$SECONDS
 status=0
 python3 "$root/tests/torch/check_torch_scenarios.py" --real-gpu --oomtrace "$build/oomtrace" --python "$python" \
   --work "$work" --table "$out.table" | tee "$work/checks.log" || status=$?
+# `oomtrace attach` joining a PyTorch job mid-run on this GPU: the failure,
+# PyTorch's snapshot, and (expandable segments, whose driver pointers
+# PyTorch resolved before the attach) the mappings only CUPTI can see.
+python3 "$root/tests/attach_scenarios/attach_scenarios.py" --real-gpu --cli "$build/oomtrace" \
+  --torch-python "$python" --only torch --only torch-expandable | tee "$work/attach.log" || status=$?
 {
   cat "$out.head" "$out.table"
   echo
   echo "Checks that failed:"
   grep '^FAIL' "$work/checks.log" || echo "none"
   tail -1 "$work/checks.log"
+  echo
+  echo "oomtrace attach on this GPU (tests/attach_scenarios/attach_scenarios.py --real-gpu):"
+  grep -E '^(torch|FAIL)' "$work/attach.log" || true
+  tail -1 "$work/attach.log"
 } >"$out"
 rm -f "$out.head" "$out.table"
 echo "gpu-validation: $(tail -1 "$work/checks.log") in $((SECONDS - started)) s; table in $out, runs in $work" >&2
