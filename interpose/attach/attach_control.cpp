@@ -168,9 +168,20 @@ void* attach_thread(void* raw_options) {
   return nullptr;
 }
 
+// A forked child inherits the block saying "attached" but not the thread
+// that would answer a detach: it records on its own (its import tables are
+// the parent's, patched), and a detach of the child must be refused, not
+// wait for nobody.
+void forget_attach_in_child() {
+  __atomic_store_n(&control().request, static_cast<uint32_t>(AttachRequest::None), __ATOMIC_RELAXED);
+  publish_state(AttachState::Loaded);
+}
+
 // The thread blocks every signal, so the program's signal routing stays as
 // it was: a signal meant for the process never lands on our thread.
 bool start_attach_thread(AttachOptions* options) {
+  static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+  pthread_once(&fork_handler_once, [] { pthread_atfork(nullptr, nullptr, &forget_attach_in_child); });
   sigset_t all;
   sigset_t previous;
   sigfillset(&all);
