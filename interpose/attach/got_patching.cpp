@@ -9,10 +9,12 @@
 namespace oomtrace::interpose {
 namespace {
 
-// Built on first use, from the attach thread: never during a hook.
+// Built on first use, from the attach thread: never during a hook. Never
+// destroyed: the attach thread and the dlopen hook may still use it while
+// the process runs its exit handlers.
 GotPatcher& process_patcher() {
-  static GotPatcher patcher(process_patch_rules());
-  return patcher;
+  static GotPatcher* patcher = new GotPatcher(process_patch_rules());
+  return *patcher;
 }
 
 }  // namespace
