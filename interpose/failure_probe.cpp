@@ -9,16 +9,6 @@
 namespace oomtrace::interpose {
 namespace {
 
-// Driver functions the probe needs; looked up on the driver's handle, not
-// through our exports (none of these are hooked).
-template <typename Function>
-Function* driver_function(const char* name) {
-  void* driver = loaded_driver_handle();
-  auto lookup = real_dlsym();
-  if (!driver || !lookup) return nullptr;
-  return reinterpret_cast<Function*>(lookup(driver, name));
-}
-
 // NVML without its header: the few types and the stable v1 process record
 // ({pid, usedGpuMemory} has not changed since NVML's first release, unlike
 // the _v2/_v3 records whose layout moved between drivers).

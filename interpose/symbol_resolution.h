@@ -20,6 +20,18 @@ OOMTRACE_NOT_SANITIZED DlsymFunction real_dlsym();
 // that does not use CUDA (bash, a DataLoader worker) must stay untouched.
 void* loaded_driver_handle();
 
+// A driver function straight from the driver's handle, never through our
+// exports: the library's own calls (the probe at a failure, the baseline of
+// an attach) must not be recorded as the program's. nullptr when the
+// process has no driver or the driver lacks it.
+template <typename Function>
+Function* driver_function(const char* name) {
+  void* driver = loaded_driver_handle();
+  DlsymFunction lookup = real_dlsym();
+  if (!driver || !lookup) return nullptr;
+  return reinterpret_cast<Function*>(lookup(driver, name));
+}
+
 bool is_inside_this_library(const void* address);
 
 void* find_real_symbol(const char* name, bool is_driver_function);

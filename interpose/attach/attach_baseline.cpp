@@ -9,16 +9,6 @@
 namespace oomtrace::interpose {
 namespace {
 
-// Straight from the driver's handle: some of these are hooked, and the
-// library's own calls must not be recorded as the program's.
-template <typename Function>
-Function* driver_function(const char* name) {
-  void* driver = loaded_driver_handle();
-  auto lookup = real_dlsym();
-  if (!driver || !lookup) return nullptr;
-  return reinterpret_cast<Function*>(lookup(driver, name));
-}
-
 struct DriverCalls {
   decltype(cuDeviceGetCount)* count = driver_function<decltype(cuDeviceGetCount)>("cuDeviceGetCount");
   decltype(cuDeviceGet)* get = driver_function<decltype(cuDeviceGet)>("cuDeviceGet");
