@@ -158,7 +158,7 @@ FAKE_CUDART_EXPORT cudaError_t CUDARTAPI cudaGetDeviceProperties_v2(void* prop, 
   if (prop == nullptr) return record(cudaErrorInvalidValue);
   const cudaError_t valid = check_device(device);
   if (valid != cudaSuccess) return record(valid);
-  if (FAKE_CUDART_MAJOR == 12) {
+  if (FAKE_CUDA_MAJOR == 12) {
     DeviceProp12 filled{};
     fill_common_properties(filled, device);
     filled.clockRate = 1980000;  // kHz

@@ -15,15 +15,15 @@
 
 // The major version this copy of the runtime stands in for: 13 builds
 // libcudart.so.13, 12 builds libcudart.so.12 (PyTorch's CUDA 12 wheels).
-#ifndef FAKE_CUDART_MAJOR
-#define FAKE_CUDART_MAJOR 13
+#ifndef FAKE_CUDA_MAJOR
+#define FAKE_CUDA_MAJOR 13
 #endif
 
 namespace fake_cudart {
 
 // What cudaRuntimeGetVersion reports, and the version the unversioned
 // cudaGetDriverEntryPoint asks the driver for.
-inline constexpr int kRuntimeVersion = FAKE_CUDART_MAJOR == 12 ? 12080 : 13000;
+inline constexpr int kRuntimeVersion = FAKE_CUDA_MAJOR == 12 ? 12080 : 13000;
 
 // Each member's type names the ABI version it is resolved at.
 struct DriverApi {
