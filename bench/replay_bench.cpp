@@ -12,8 +12,8 @@
 
 #include "allocator/caching_allocator/initial_state.h"
 #include "allocator/caching_allocator/replayer.h"
-#include "report/torch_snapshot_file.h"
-#include "report/whatif_inputs.h"
+#include "report/snapshot/torch_snapshot_file.h"
+#include "report/whatif/whatif_inputs.h"
 
 using namespace oomtrace;
 using caching::ReplayAction;

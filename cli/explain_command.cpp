@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/command_output.h"
 #include "cli/messages.h"
 #include "report/messages/explain.h"
 
@@ -39,12 +40,6 @@ std::optional<std::string> read_standard_input() {
 
 bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n") == std::string::npos; }
 
-bool write_out(const std::string& text) {
-  if (std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0) return true;
-  print_error("cannot write the explanation to standard output");
-  return false;
-}
-
 }  // namespace
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
@@ -53,6 +48,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
                  "on standard input");
   command->add_option("--format", options.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   command->add_option("message", options.message, "the message (quote it); none: read standard input");
+  add_output_option(*command, options.output_path);
   return command;
 }
 
@@ -76,13 +72,13 @@ int explain_command(const ExplainOptions& options) {
   std::optional<messages::Explanation> explanation = messages::explain_message(text);
   bool json = options.format == "json";
   if (!explanation) {
-    if (json && !write_out(messages::render_not_recognised_json())) return kExitBadInput;
+    if (json && !write_command_output(messages::render_not_recognised_json(), options.output_path)) return kExitBadInput;
     print_note(messages::kNotRecognised);
     return kExitBadInput;
   }
   std::string out = json ? messages::render_explanation_json(*explanation)
                          : messages::render_explanation_text(*explanation);
-  return write_out(out) ? 0 : kExitBadInput;
+  return write_command_output(out, options.output_path) ? 0 : kExitBadInput;
 }
 
 }  // namespace oomtrace::cli

@@ -12,6 +12,7 @@ namespace oomtrace::cli {
 struct ExplainOptions {
   std::string format = "text";
   std::vector<std::string> message;  // empty: read standard input
+  std::string output_path;           // -o; empty: standard output
 };
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options);

@@ -2,13 +2,14 @@
 
 #include <cstdio>
 
+#include "cli/command_output.h"
 #include "cli/messages.h"
-#include "report/analysis.h"
-#include "report/json_report.h"
-#include "report/report_files.h"
-#include "report/snapshot_report.h"
-#include "report/text_report.h"
-#include "report/torch_snapshot_file.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
+#include "report/render/report_files.h"
+#include "report/render/snapshot_report.h"
+#include "report/render/text_report.h"
+#include "report/snapshot/torch_snapshot_file.h"
 #include "trace/reader.h"
 
 namespace oomtrace::cli {
@@ -27,13 +28,9 @@ int write_files(const std::string& trace_path) {
   return 0;
 }
 
-int print(const report::Report& report, const std::string& format) {
-  std::string text = format == "json" ? report::render_json(report) : report::render_text(report);
-  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
-    print_error("cannot write the report to standard output");
-    return kExitBadInput;
-  }
-  return 0;
+int print(const report::Report& report, const ReportOptions& options) {
+  std::string text = options.format == "json" ? report::render_json(report) : report::render_text(report);
+  return write_command_output(text, options.output_path) ? 0 : kExitBadInput;
 }
 
 // A pickle written by torch.cuda.memory._dump_snapshot(), read as plain
@@ -44,7 +41,7 @@ int print_snapshot_report(const ReportOptions& options) {
     print_error(loaded.error);
     return kExitBadInput;
   }
-  return print(report::report_from_torch_snapshot(options.trace_path, *loaded.snapshot), options.format);
+  return print(report::report_from_torch_snapshot(options.trace_path, *loaded.snapshot), options);
 }
 
 int print_report(const ReportOptions& options) {
@@ -54,7 +51,7 @@ int print_report(const ReportOptions& options) {
     print_error(read.error);
     return kExitBadInput;
   }
-  return print(report::analyze(*read.trace), options.format);
+  return print(report::analyze(*read.trace), options);
 }
 
 }  // namespace
@@ -68,10 +65,15 @@ CLI::App* add_report_command(CLI::App& app, ReportOptions& options) {
   command->add_option("trace", options.trace_path,
                       "the .trace file, or a PyTorch memory snapshot (.pickle from torch.cuda.memory._dump_snapshot)")
       ->required();
+  add_output_option(*command, options.output_path);
   return command;
 }
 
 int report_command(const ReportOptions& options) {
+  if (options.write_files && !options.output_path.empty()) {
+    print_error("--write writes the report files beside the trace; -o names one file: give one of the two");
+    return kExitUsage;
+  }
   if (options.write_files && report::file_starts_like_pickle(options.trace_path)) {
     print_error("--write takes a trace; " + options.trace_path + " is a PyTorch snapshot (print its report instead)");
     return kExitBadInput;

@@ -11,6 +11,7 @@ struct ReportOptions {
   std::string format = "text";
   bool write_files = false;
   std::string trace_path;
+  std::string output_path;  // -o; empty: standard output
 };
 
 CLI::App* add_report_command(CLI::App& app, ReportOptions& options);

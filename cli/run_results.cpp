@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 
 #include "cli/messages.h"
-#include "report/analysis.h"
-#include "report/report_files.h"
-#include "report/text_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/report_files.h"
+#include "report/render/text_report.h"
 #include "trace/reader.h"
 
 namespace oomtrace::cli {

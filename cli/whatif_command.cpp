@@ -4,10 +4,11 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/command_output.h"
 #include "cli/messages.h"
-#include "report/torch_snapshot_file.h"
-#include "report/whatif.h"
-#include "report/whatif_render.h"
+#include "report/snapshot/torch_snapshot_file.h"
+#include "report/whatif/whatif.h"
+#include "report/render/whatif_render.h"
 #include "trace/reader.h"
 
 namespace oomtrace::cli {
@@ -30,10 +31,6 @@ std::optional<uint64_t> parse_capacity(const std::string& text) {
     return bytes > 0 ? std::optional<uint64_t>(bytes) : std::nullopt;
   }
   return std::nullopt;
-}
-
-bool write_stdout(const std::string& text) {
-  return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
 }
 
 report::WhatIfResult analyze(const std::string& path, const report::WhatIfOptions& options) {
@@ -72,6 +69,7 @@ CLI::App* add_whatif_command(CLI::App& app, WhatIfOptions& options) {
                       "a PyTorch memory snapshot (.pickle from torch.cuda.memory._dump_snapshot) or an oomtrace trace "
                       "whose allocator reported its blocks")
       ->required();
+  add_output_option(*command, options.output_path);
   return command;
 }
 
@@ -94,10 +92,7 @@ int whatif_command(const WhatIfOptions& options) {
   }
   std::string text = options.format == "json" ? report::render_whatif_json(*result.analysis, options.input_path)
                                               : report::render_whatif_text(*result.analysis, options.input_path);
-  if (!write_stdout(text)) {
-    print_error("cannot write to standard output");
-    return kExitBadInput;
-  }
+  if (!write_command_output(text, options.output_path)) return kExitBadInput;
   return 0;
 }
 

@@ -17,6 +17,7 @@ struct WhatIfOptions {
   std::vector<std::string> settings;  // each a PYTORCH_CUDA_ALLOC_CONF string: one alternative
   bool sweep = false;
   std::string format = "text";
+  std::string output_path;  // -o; empty: standard output
   int device = -1;  // -1: the device with the most events
 };
 

@@ -24,7 +24,9 @@ inline constexpr uint16_t kFormatMajor = 1;
 // 1.1: FrameworkError and Attachment records; pool figures in Failure.
 // 1.2: events of the public pool API (oomtrace_pool_alloc/free).
 // 1.3: the Attach record of a process that `oomtrace attach` joined mid-run.
-inline constexpr uint16_t kFormatMinor = 3;
+// 1.4: Module records (path, load address, build-id) for offline
+//      symbolization; the rank of a distributed job in Process.
+inline constexpr uint16_t kFormatMinor = 4;
 inline constexpr size_t kHeaderSize = 16;
 // No record this writer produces comes near this; a reader treats a larger
 // length as corruption instead of allocating whatever the file claims.

@@ -4,7 +4,7 @@
 
 #include "report/messages/message_advice.h"
 #include "report/messages/message_failure.h"
-#include "report/verdict.h"
+#include "report/verdicts/verdict.h"
 
 namespace oomtrace::report::messages {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "report/messages/message.h"
-#include "report/report.h"
+#include "report/verdicts/report.h"
 
 namespace oomtrace::report::messages {
 

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "report/report.h"
+#include "report/verdicts/report.h"
 
 namespace oomtrace::report::messages {
 

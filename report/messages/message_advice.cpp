@@ -1,8 +1,8 @@
 #include "report/messages/message_advice.h"
 
-#include "report/format_bytes.h"
-#include "report/suggestions.h"
-#include "report/verdict.h"
+#include "report/common/format_bytes.h"
+#include "report/verdicts/suggestions.h"
+#include "report/verdicts/verdict.h"
 
 namespace oomtrace::report::messages {
 namespace {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "report/format_bytes.h"
-#include "report/verdict.h"
+#include "report/common/format_bytes.h"
+#include "report/verdicts/verdict.h"
 
 namespace oomtrace::report::messages {
 namespace {

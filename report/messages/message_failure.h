@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "report/allocator_settings.h"
+#include "report/verdicts/allocator_settings.h"
 #include "report/messages/message.h"
-#include "report/report.h"
+#include "report/verdicts/report.h"
 
 namespace oomtrace::report::messages {
 

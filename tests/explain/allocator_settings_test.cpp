@@ -1,7 +1,7 @@
 // The settings a process ran with, so suggestions never repeat them.
 #include <catch2/catch.hpp>
 
-#include "report/allocator_settings.h"
+#include "report/verdicts/allocator_settings.h"
 
 using namespace oomtrace::report;
 

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixture_support.h"
-#include "report/verdict.h"
+#include "report/verdicts/verdict.h"
 
 using namespace oomtrace;
 using namespace oomtrace::test;

@@ -1,10 +1,10 @@
 // leak_suspected, from synthetic traces.
 #include <catch2/catch.hpp>
 
-#include "report/analysis.h"
-#include "report/json_report.h"
-#include "report/leak_detection.h"
-#include "report/text_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
+#include "report/analysis/leak_detection.h"
+#include "report/render/text_report.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

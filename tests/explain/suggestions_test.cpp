@@ -2,8 +2,8 @@
 // a setting the process already ran with.
 #include <catch2/catch.hpp>
 
-#include "report/suggestions.h"
-#include "report/verdict.h"
+#include "report/verdicts/suggestions.h"
+#include "report/verdicts/verdict.h"
 
 using namespace oomtrace::report;
 using Catch::Contains;

@@ -1,7 +1,7 @@
 // The verdict rules of report/verdict.h, one boundary at a time.
 #include <catch2/catch.hpp>
 
-#include "report/verdict.h"
+#include "report/verdicts/verdict.h"
 
 using namespace oomtrace::report;
 using Catch::Contains;

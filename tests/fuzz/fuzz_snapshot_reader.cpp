@@ -5,9 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "report/snapshot_analysis.h"
-#include "report/torch_snapshot.h"
-#include "report/whatif.h"
+#include "report/snapshot/snapshot_analysis.h"
+#include "report/snapshot/torch_snapshot.h"
+#include "report/whatif/whatif.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   oomtrace::report::TorchSnapshotResult result = oomtrace::report::parse_torch_snapshot(data, size);

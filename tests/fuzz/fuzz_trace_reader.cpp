@@ -4,9 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "report/analysis.h"
-#include "report/json_report.h"
-#include "report/text_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
+#include "report/render/text_report.h"
 #include "trace/reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -6,8 +6,8 @@
 
 #include "pickle_compose.h"
 #include "plain_pickles.h"
-#include "report/pickle_reader.h"
-#include "report/torch_snapshot.h"
+#include "report/snapshot/pickle_reader.h"
+#include "report/snapshot/torch_snapshot.h"
 #include "test_files.h"
 
 using namespace oomtrace::report;

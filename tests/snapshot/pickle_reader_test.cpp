@@ -5,7 +5,7 @@
 #include <climits>
 
 #include "plain_pickles.h"
-#include "report/pickle_reader.h"
+#include "report/snapshot/pickle_reader.h"
 #include "test_files.h"
 
 using namespace oomtrace::report;

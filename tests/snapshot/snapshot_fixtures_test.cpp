@@ -6,8 +6,8 @@
 
 #include <iterator>
 
-#include "report/snapshot_analysis.h"
-#include "report/torch_snapshot.h"
+#include "report/snapshot/snapshot_analysis.h"
+#include "report/snapshot/torch_snapshot.h"
 #include "test_files.h"
 
 using namespace oomtrace::report;

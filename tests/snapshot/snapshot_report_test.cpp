@@ -7,11 +7,11 @@
 #include <fstream>
 #include <functional>
 
-#include "report/analysis.h"
-#include "report/json_report.h"
-#include "report/snapshot_report.h"
-#include "report/text_report.h"
-#include "report/torch_snapshot_file.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
+#include "report/render/snapshot_report.h"
+#include "report/render/text_report.h"
+#include "report/snapshot/torch_snapshot_file.h"
 #include "test_files.h"
 #include "trace/writer.h"
 

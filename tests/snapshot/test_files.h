@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "report/pickle_reader.h"
+#include "report/snapshot/pickle_reader.h"
 
 namespace oomtrace::test {
 

@@ -3,9 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include "pickle_compose.h"
-#include "report/snapshot_analysis.h"
-#include "report/torch_frames.h"
-#include "report/torch_snapshot.h"
+#include "report/snapshot/snapshot_analysis.h"
+#include "report/snapshot/torch_frames.h"
+#include "report/snapshot/torch_snapshot.h"
 
 using namespace oomtrace::report;
 using namespace oomtrace::test;

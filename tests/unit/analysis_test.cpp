@@ -1,9 +1,9 @@
 // From synthetic traces to verdicts, explanations and suggestions.
 #include <catch2/catch.hpp>
 
-#include "report/analysis.h"
-#include "report/suggestions.h"
-#include "report/verdict.h"
+#include "report/analysis/analysis.h"
+#include "report/verdicts/suggestions.h"
+#include "report/verdicts/verdict.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

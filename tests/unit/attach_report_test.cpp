@@ -2,9 +2,9 @@
 // and the report weighs the memory held before the attach.
 #include <catch2/catch.hpp>
 
-#include "report/analysis.h"
-#include "report/json_report.h"
-#include "report/text_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
+#include "report/render/text_report.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

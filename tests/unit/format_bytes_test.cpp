@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "report/format_bytes.h"
-#include "report/text_wrap.h"
+#include "report/common/format_bytes.h"
+#include "report/common/text_wrap.h"
 #include "trace_builder.h"
 
 using oomtrace::report::format_bytes;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include "report/analysis.h"
-#include "report/json_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/json_report.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

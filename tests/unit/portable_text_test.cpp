@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "allocator/decimal_from_chars.h"
-#include "report/path_text.h"
+#include "report/common/path_text.h"
 
 // The report code linked into liboomtrace.so avoids std::filesystem and
 // std::from_chars for doubles (past its libstdc++ baseline, interpose/

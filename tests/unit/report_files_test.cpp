@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "report/exclusive_file.h"
-#include "report/report_files.h"
+#include "report/common/exclusive_file.h"
+#include "report/render/report_files.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "report/analysis.h"
-#include "report/text_report.h"
+#include "report/analysis/analysis.h"
+#include "report/render/text_report.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;

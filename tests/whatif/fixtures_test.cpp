@@ -11,9 +11,9 @@
 
 #include "allocator/caching_allocator/initial_state.h"
 #include "allocator/caching_allocator/replayer.h"
-#include "report/torch_snapshot_file.h"
-#include "report/whatif.h"
-#include "report/whatif_render.h"
+#include "report/snapshot/torch_snapshot_file.h"
+#include "report/whatif/whatif.h"
+#include "report/render/whatif_render.h"
 
 using namespace oomtrace;
 

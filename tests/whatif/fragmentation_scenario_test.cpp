@@ -10,7 +10,7 @@
 #include "allocator/caching_allocator/replayer.h"
 #include "model_fixture.h"
 #include "recording_builder.h"
-#include "report/whatif.h"
+#include "report/whatif/whatif.h"
 
 using namespace oomtrace::caching;
 using oomtrace::test::MiB;

@@ -2,7 +2,7 @@
 // failure report recommends (report/whatif.h, rank_whatif_rows).
 #include <catch2/catch.hpp>
 
-#include "report/whatif.h"
+#include "report/whatif/whatif.h"
 
 using oomtrace::report::rank_whatif_rows;
 using oomtrace::report::settings_changed;

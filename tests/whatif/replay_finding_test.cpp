@@ -5,9 +5,9 @@
 // tests/scenarios/scenario_fragmentation_tests.cpp (growing sequence).
 #include <catch2/catch.hpp>
 
-#include "report/replay_finding.h"
-#include "report/snapshot_analysis.h"
-#include "report/torch_snapshot_file.h"
+#include "report/verdicts/replay_finding.h"
+#include "report/snapshot/snapshot_analysis.h"
+#include "report/snapshot/torch_snapshot_file.h"
 
 using namespace oomtrace;
 using namespace oomtrace::report;

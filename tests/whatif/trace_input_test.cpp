@@ -3,7 +3,7 @@
 // out-of-memory.
 #include <catch2/catch.hpp>
 
-#include "report/whatif.h"
+#include "report/whatif/whatif.h"
 #include "trace_builder.h"
 
 using namespace oomtrace;
