@@ -259,7 +259,7 @@ std::string describe_errno(int error) { return std::strerror(error); }
 
 }  // namespace
 
-ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name) {
+ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name, const ReadProgress& progress) {
   ReadResult result;
   if (size == 0) {
     result.error = name + " is empty: the traced process wrote nothing";
@@ -298,6 +298,8 @@ ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name
     }
     pos = framed.body + framed.length;
     if (framed.type == RecordType::Trailer) break;
+    // Every 4 MiB: often enough for a bar, rarely enough to cost nothing.
+    if (progress && (pos >> 22) != ((framed.body - 1) >> 22)) progress(pos, size);
   }
   trace.data_bytes = pos;
   if (parser.skipped_events() > 0) {
@@ -308,7 +310,7 @@ ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name
   return result;
 }
 
-ReadResult read_trace(const std::string& path) {
+ReadResult read_trace(const std::string& path, const ReadProgress& progress) {
   ReadResult result;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -332,7 +334,7 @@ ReadResult read_trace(const std::string& path) {
     result.error = "cannot read " + path + ": " + describe_errno(errno);
     return result;
   }
-  result = parse_trace(static_cast<const uint8_t*>(data), size, path);
+  result = parse_trace(static_cast<const uint8_t*>(data), size, path, progress);
   ::munmap(data, size);
   return result;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,8 +44,12 @@ struct ReadResult {
   std::string error;  // one line, naming the file and what is wrong
 };
 
-ReadResult read_trace(const std::string& path);
+// Told now and then how far reading has come (bytes read, bytes in all),
+// for a progress bar.
+using ReadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+ReadResult read_trace(const std::string& path, const ReadProgress& progress = {});
 // The same on bytes already in memory (tests, fuzzing).
-ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name);
+ReadResult parse_trace(const uint8_t* data, size_t size, const std::string& name, const ReadProgress& progress = {});
 
 }  // namespace oomtrace::trace
