@@ -88,6 +88,18 @@ std::vector<FreeSizeBucket> BlockModel::free_histogram(int device) const {
   return found == devices_.end() ? std::vector<FreeSizeBucket>{} : found->second.free.histogram();
 }
 
+std::vector<SegmentLayout> BlockModel::layouts(int device) const {
+  std::vector<SegmentLayout> result;
+  for (const auto& [start, segment] : segments_) {
+    if (segment.device != device) continue;
+    SegmentLayout layout{{start, segment.size, segment.device}, {}};
+    layout.blocks.reserve(segment.blocks.size());
+    for (const auto& [address, block] : segment.blocks) layout.blocks.push_back({address, block.size, block.allocated});
+    result.push_back(std::move(layout));
+  }
+  return result;
+}
+
 BlockModel::Segments::iterator BlockModel::segment_containing(uint64_t address) {
   auto after = segments_.upper_bound(address);
   if (after == segments_.begin()) return segments_.end();

@@ -38,6 +38,19 @@ struct SegmentSpan {
   }
 };
 
+// The blocks tiling one sub-allocated segment, in address order: what a
+// picture of the segment needs (the report's segment map).
+struct BlockSpan {
+  uint64_t address = 0;
+  uint64_t size = 0;
+  bool allocated = false;
+};
+
+struct SegmentLayout {
+  SegmentSpan span;
+  std::vector<BlockSpan> blocks;
+};
+
 struct BlockFigures {
   uint64_t reserved_bytes = 0;
   uint64_t allocated_bytes = 0;
@@ -72,6 +85,8 @@ class BlockModel {
 
   BlockFigures figures(int device) const;
   std::vector<FreeSizeBucket> free_histogram(int device) const;
+  // The device's sub-allocated segments, in address order.
+  std::vector<SegmentLayout> layouts(int device) const;
 
  private:
   struct Block {

@@ -62,6 +62,7 @@ class ProcessMemory {
   std::vector<FreeSizeBucket> free_histogram(int device) const {
     return blocks_.free_histogram(device);
   }
+  std::vector<SegmentLayout> sub_allocated_segments(int device) const { return blocks_.layouts(device); }
   // The device whose segment (a device allocation, or a mapped range)
   // contains `address`; kHostDevice when none does.
   int device_containing(uint64_t address) const;

@@ -1,6 +1,10 @@
 #include "cli/attach_command.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -11,6 +15,7 @@
 #include "cli/attach/injector.h"
 #include "cli/attach/target_paths.h"
 #include "cli/attach/target_process.h"
+#include "cli/command_output.h"
 #include "cli/messages.h"
 #include "cli/self_location.h"
 
@@ -141,6 +146,53 @@ std::string user_view(const TargetProcess& target, const std::string& path_in_ta
   return target.host_view(path_in_target);
 }
 
+// The user's own folder for what one command leaves for the next:
+// $XDG_RUNTIME_DIR when the session has one, else a folder of its own in
+// /tmp that only this user may enter.
+std::string attach_scratch_dir() {
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime == '/') {
+    return std::string(runtime) + "/oomtrace";
+  }
+  return "/tmp/oomtrace-cli-" + std::to_string(::geteuid());
+}
+
+// `attach -o FILE` is answered by a later `detach`: the wish waits in the
+// user's own folder, named by the pid and the attach's generation so a
+// recycled pid or a second attach never inherits it.
+fs::path report_output_note(pid_t pid, uint32_t generation) {
+  return fs::path(attach_scratch_dir()) / ("report-output." + std::to_string(pid) + "." + std::to_string(generation));
+}
+
+void remember_report_output(pid_t pid, uint32_t generation, const std::string& output_path) {
+  std::error_code error;
+  fs::path absolute = fs::absolute(output_path, error);
+  fs::create_directories(attach_scratch_dir(), error);
+  ::chmod(attach_scratch_dir().c_str(), 0700);
+  std::ofstream note(report_output_note(pid, generation), std::ios::trunc);
+  note << (absolute.empty() ? output_path : absolute.string()) << "\n";
+  if (!note) print_note("cannot remember -o " + output_path + " for the detach; give it to `oomtrace detach -o` instead");
+}
+
+std::optional<std::string> take_report_output(pid_t pid, uint32_t generation) {
+  fs::path note_path = report_output_note(pid, generation);
+  std::ifstream note(note_path);
+  std::string path;
+  if (!std::getline(note, path) || path.empty()) return std::nullopt;
+  std::error_code error;
+  fs::remove(note_path, error);
+  return path;
+}
+
+bool copy_report_to(const std::string& report_path, const std::string& output_path) {
+  std::ifstream report(report_path, std::ios::binary);
+  if (!report) {
+    print_error("cannot read " + report_path + " to write it to " + output_path);
+    return false;
+  }
+  std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  return write_command_output(text, output_path);
+}
+
 }  // namespace
 
 CLI::App* add_attach_command(CLI::App& app, AttachOptions& options) {
@@ -152,6 +204,9 @@ CLI::App* add_attach_command(CLI::App& app, AttachOptions& options) {
   command->add_option("--timeout", options.timeout_s, "Seconds to wait for the library to start")
       ->check(CLI::PositiveNumber);
   command->footer("Example: oomtrace attach 4242 --dir /tmp/oom   ... then: oomtrace detach 4242\n");
+  command->add_option("-o,--output", options.output_path,
+                      "Also write the text report to FILE when `oomtrace detach` ends the recording")
+      ->type_name("FILE");
   return command;
 }
 
@@ -161,6 +216,7 @@ CLI::App* add_detach_command(CLI::App& app, DetachOptions& options) {
   command->add_option("pid", options.pid, "The process, by the PID this shell sees")->required();
   command->add_option("--timeout", options.timeout_s, "Seconds to wait for the report")
       ->check(CLI::PositiveNumber);
+  add_output_option(*command, options.output_path);
   return command;
 }
 
@@ -219,6 +275,7 @@ int attach_command(const AttachOptions& options) {
                           : std::string(block->trace_path);
   print_note("attached to process " + std::to_string(options.pid) + "; trace: " + trace);
   print_note(std::string("paths ") + block->message);
+  if (!options.output_path.empty()) remember_report_output(options.pid, block->generation, options.output_path);
   print_note("stop with: oomtrace detach " + std::to_string(options.pid));
   return 0;
 }
@@ -271,6 +328,10 @@ int detach_command(const DetachOptions& options) {
   std::string stem = trace.substr(0, trace.size() - std::string(".trace").size());
   print_note("detached from process " + std::to_string(options.pid) + ", which runs on; report: " +
              stem + ".report.txt");
+  std::string output_path = options.output_path;
+  std::optional<std::string> remembered = take_report_output(options.pid, block->generation);
+  if (output_path.empty() && remembered) output_path = *remembered;
+  if (!output_path.empty()) return copy_report_to(stem + ".report.txt", output_path) ? 0 : kExitBadInput;
   return 0;
 }
 

@@ -13,11 +13,15 @@ struct AttachOptions {
   pid_t pid = 0;
   std::string dir;
   int timeout_s = 30;
+  // -o: where `oomtrace detach` writes the text report of this attach.
+  std::string output_path;
 };
 
 struct DetachOptions {
   pid_t pid = 0;
   int timeout_s = 60;
+  // -o: the text report goes here too (default: where attach -o said).
+  std::string output_path;
 };
 
 CLI::App* add_attach_command(CLI::App& app, AttachOptions& options);

@@ -8,6 +8,8 @@
 
 #include "cli/attach_command.h"
 #include "cli/explain_command.h"
+#include "cli/export_command.h"
+#include "cli/merge_command.h"
 #include "cli/messages.h"
 #include "cli/report_command.h"
 #include "cli/run_command.h"
@@ -21,7 +23,7 @@ std::string help_hint(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "run" || arg == "report" || arg == "explain" || arg == "whatif" ||
-        arg == "attach" || arg == "detach") return " (see oomtrace " + std::string(arg) + " --help)";
+        arg == "export" || arg == "attach" || arg == "detach" || arg == "merge") return " (see oomtrace " + std::string(arg) + " --help)";
     if (arg == "--") break;
   }
   return " (see oomtrace --help)";
@@ -42,10 +44,14 @@ int main(int argc, char** argv) {
   CLI::App* explain = add_explain_command(app, explain_options);
   WhatIfOptions whatif_options;
   CLI::App* whatif = add_whatif_command(app, whatif_options);
+  ExportOptions export_options;
+  CLI::App* export_app = add_export_command(app, export_options);
   AttachOptions attach_options;
   CLI::App* attach = add_attach_command(app, attach_options);
   DetachOptions detach_options;
   CLI::App* detach = add_detach_command(app, detach_options);
+  MergeOptions merge_options;
+  CLI::App* merge = add_merge_command(app, merge_options);
 
   try {
     app.parse(argc, argv);
@@ -60,8 +66,10 @@ int main(int argc, char** argv) {
     if (report->parsed()) return report_command(report_options);
     if (explain->parsed()) return explain_command(explain_options);
     if (whatif->parsed()) return whatif_command(whatif_options);
+    if (export_app->parsed()) return export_command(export_options);
     if (attach->parsed()) return attach_command(attach_options);
     if (detach->parsed()) return detach_command(detach_options);
+    if (merge->parsed()) return merge_command(merge_options);
   } catch (const std::exception& error) {  // out of memory ourselves, at worst
     print_error(error.what());
     return kExitBadInput;

@@ -4,11 +4,15 @@
 
 #include "cli/command_output.h"
 #include "cli/messages.h"
+#include "cli/progress_bar.h"
 #include "report/analysis/analysis.h"
+#include "report/analysis/report_visuals.h"
+#include "report/render/html/html_report.h"
 #include "report/render/json_report.h"
 #include "report/render/report_files.h"
 #include "report/render/snapshot_report.h"
 #include "report/render/text_report.h"
+#include "report/symbols/dwarf_symbolizer.h"
 #include "report/snapshot/torch_snapshot_file.h"
 #include "trace/reader.h"
 
@@ -28,8 +32,16 @@ int write_files(const std::string& trace_path) {
   return 0;
 }
 
-int print(const report::Report& report, const ReportOptions& options) {
-  std::string text = options.format == "json" ? report::render_json(report) : report::render_text(report);
+// `visuals` is what only the HTML page draws; text and JSON ignore it.
+int print(const report::Report& report, const report::ReportVisuals& visuals, const ReportOptions& options) {
+  std::string text;
+  if (options.format == "json") {
+    text = report::render_json(report);
+  } else if (options.format == "html") {
+    text = report::render_html(report, visuals);
+  } else {
+    text = report::render_text(report);
+  }
   return write_command_output(text, options.output_path) ? 0 : kExitBadInput;
 }
 
@@ -41,30 +53,48 @@ int print_snapshot_report(const ReportOptions& options) {
     print_error(loaded.error);
     return kExitBadInput;
   }
-  return print(report::report_from_torch_snapshot(options.trace_path, *loaded.snapshot), options);
+  report::ReportVisuals visuals;
+  if (options.format == "html") visuals = report::visuals_for_snapshot(*loaded.snapshot);
+  return print(report::report_from_torch_snapshot(options.trace_path, *loaded.snapshot), visuals, options);
 }
 
 int print_report(const ReportOptions& options) {
   if (report::file_starts_like_pickle(options.trace_path)) return print_snapshot_report(options);
-  trace::ReadResult read = trace::read_trace(options.trace_path);
+  ProgressBar progress("reading " + options.trace_path);
+  trace::ReadResult read = trace::read_trace(options.trace_path, [&](uint64_t done, uint64_t total) {
+    progress.update(done, total);
+  });
   if (!read.trace) {
+    progress.finish();
     print_error(read.error);
     return kExitBadInput;
   }
-  return print(report::analyze(*read.trace), options);
+  progress.set_label("analysing " + options.trace_path);
+  progress.update(1, 1);
+  std::unique_ptr<report::FrameSymbolizer> symbolizer = report::make_dwarf_symbolizer(options.debug_dirs);
+  report::Report report = report::analyze(*read.trace, symbolizer.get());
+  report::ReportVisuals visuals;
+  if (options.format == "html") visuals = report::analyze_visuals(*read.trace, report, symbolizer.get());
+  progress.finish();
+  return print(report, visuals, options);
 }
 
 }  // namespace
 
 CLI::App* add_report_command(CLI::App& app, ReportOptions& options) {
   CLI::App* command = app.add_subcommand("report", "Explain a trace: print its report, or write the report files");
-  command->add_option("--format", options.format, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  command->add_option("--format", options.format, "text (default), json, or html (one self-contained page)")
+      ->check(CLI::IsMember({"text", "json", "html"}));
   command->add_flag("--write", options.write_files,
                     "write <stem>.report.json and <stem>.report.txt beside the trace instead of printing");
   command->add_option("trace", options.trace_path,
                       "the .trace file, or a PyTorch memory snapshot (.pickle from torch.cuda.memory._dump_snapshot)")
       ->required();
+  command->add_option("--debug-dir", options.debug_dirs,
+                      "a folder with the traced binaries or their debug files (by build-id under .build-id/, "
+                      "or by file name), for native frames' file and line; repeatable")
+      ->check(CLI::ExistingDirectory)
+      ->allow_extra_args(false);
   add_output_option(*command, options.output_path);
   return command;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,9 @@ struct ReportOptions {
   bool write_files = false;
   std::string trace_path;
   std::string output_path;  // -o; empty: standard output
+  // Where to look for the traced modules and their debug files, besides
+  // the paths the trace recorded (report/symbols/module_files.h).
+  std::vector<std::string> debug_dirs;
 };
 
 CLI::App* add_report_command(CLI::App& app, ReportOptions& options);

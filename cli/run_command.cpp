@@ -74,6 +74,9 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& options) {
                       "run on a simulated GPU instead of a real one: [Nx]SIZE[,others=SIZE], e.g. 8GiB, "
                       "2x80GiB, 24GiB,others=6GiB (others: memory other processes hold on each GPU)");
   command->add_option("command", options.command, "the command and its arguments, after --")->required();
+  command->add_option("-o,--output", options.output_path,
+                      "write the reports of the run to FILE instead of standard error")
+      ->type_name("FILE");
   command->footer("Example: oomtrace run --dir /tmp/oom -- python train.py --batch 64\n"
                   "         oomtrace run --simulate-gpu 8GiB -- python train.py   (no GPU needed)\n");
   return command;
@@ -114,7 +117,7 @@ int run_command(const RunOptions& options) {
   timespec start = file_clock_now();
   ChildOutcome outcome = run_child(options.command);
   if (outcome.exec_error != 0) return exec_failure(options.command.front(), outcome.exec_error);
-  tell_run_results(traces_written_since(output_dir, start));
+  tell_run_results(traces_written_since(output_dir, start), options.output_path);
   return outcome.exit_code;
 }
 

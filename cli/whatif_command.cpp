@@ -6,6 +6,7 @@
 
 #include "cli/command_output.h"
 #include "cli/messages.h"
+#include "cli/progress_bar.h"
 #include "report/snapshot/torch_snapshot_file.h"
 #include "report/whatif/whatif.h"
 #include "report/render/whatif_render.h"
@@ -41,7 +42,9 @@ report::WhatIfResult analyze(const std::string& path, const report::WhatIfOption
     if (!result.analysis) result.error = path + ": " + result.error;
     return result;
   }
-  trace::ReadResult read = trace::read_trace(path);
+  ProgressBar progress("reading " + path);
+  trace::ReadResult read = trace::read_trace(path, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
+  progress.finish();
   if (!read.trace) return {std::nullopt, read.error};
   report::WhatIfResult result = report::analyze_whatif(*read.trace, options);
   if (!result.analysis) result.error = path + ": " + result.error;

@@ -1,8 +1,14 @@
 #include "interpose/native_stack.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <unwind.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "interpose/symbol_resolution.h"
 
@@ -61,6 +67,70 @@ trace::FrameInfo describe_frame(uint32_t id, uintptr_t address) {
     }
   }
   return frame;
+}
+
+// The build-id note inside one loaded PT_NOTE segment, read in place: the
+// loader keeps notes mapped, so no file is opened.
+std::string build_id_in_notes(const char* notes, size_t size) {
+  size_t pos = 0;
+  while (pos + sizeof(ElfW(Nhdr)) <= size) {
+    ElfW(Nhdr) header;
+    std::memcpy(&header, notes + pos, sizeof header);
+    size_t name_at = pos + sizeof header;
+    size_t desc_at = name_at + ((header.n_namesz + 3) & ~size_t{3});
+    size_t next = desc_at + ((header.n_descsz + 3) & ~size_t{3});
+    if (next > size || next <= pos) break;
+    if (header.n_type == NT_GNU_BUILD_ID && header.n_namesz == 4 && std::memcmp(notes + name_at, "GNU", 4) == 0) {
+      return std::string(notes + desc_at, header.n_descsz);
+    }
+    pos = next;
+  }
+  return {};
+}
+
+struct ModuleSearch {
+  uintptr_t address;
+  trace::ModuleInfo found;
+  bool matched = false;
+};
+
+// dl_iterate_phdr's callback: nothing here may take the loader's lock again
+// (no dlopen, no dladdr), it is already held.
+int match_module(struct dl_phdr_info* info, size_t, void* data) {
+  auto* search = static_cast<ModuleSearch*>(data);
+  uintptr_t low = UINTPTR_MAX, high = 0;
+  bool inside = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_LOAD) continue;
+    uintptr_t begin = info->dlpi_addr + segment.p_vaddr;
+    uintptr_t end = begin + segment.p_memsz;
+    low = std::min(low, begin);
+    high = std::max(high, end);
+    inside |= search->address >= begin && search->address < end;
+  }
+  if (!inside) return 0;
+  trace::ModuleInfo& module = search->found;
+  module.path = info->dlpi_name ? info->dlpi_name : "";
+  module.load_bias = info->dlpi_addr;
+  module.start = low;
+  module.end = high;
+  for (int i = 0; i < info->dlpi_phnum && module.build_id.empty(); ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_NOTE) continue;
+    module.build_id = build_id_in_notes(reinterpret_cast<const char*>(info->dlpi_addr + segment.p_vaddr),
+                                        segment.p_memsz);
+  }
+  search->matched = true;
+  return 1;
+}
+
+// The main program has no name in the loader's list: its file is the one
+// the kernel executed.
+std::string executable_path() {
+  char path[4096];
+  ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  return length > 0 ? std::string(path, static_cast<size_t>(length)) : std::string();
 }
 
 }  // namespace
@@ -127,8 +197,23 @@ uint32_t StackInterner::intern_frame(uintptr_t address, trace::TraceWriter& writ
   if (found != frame_ids_.end()) return found->second;
   uint32_t id = static_cast<uint32_t>(frame_ids_.size() + 1);
   frame_ids_.emplace(address, id);
+  note_module(address, writer);
   writer.write_frame(describe_frame(id, address));
   return id;
+}
+
+void StackInterner::note_module(uintptr_t address, trace::TraceWriter& writer) {
+  // address - 1: a return address just past the end of a module's code.
+  uintptr_t inside = address - 1;
+  for (const ModuleRange& range : modules_) {
+    if (inside >= range.start && inside < range.end) return;
+  }
+  ModuleSearch search{inside, {}, false};
+  dl_iterate_phdr(&match_module, &search);
+  if (!search.matched) return;  // code outside every loaded object (JIT)
+  if (search.found.path.empty()) search.found.path = executable_path();
+  modules_.push_back({static_cast<uintptr_t>(search.found.start), static_cast<uintptr_t>(search.found.end)});
+  writer.write_module(search.found);
 }
 
 uint32_t StackInterner::intern(const RawStack& stack, trace::TraceWriter& writer) {
@@ -151,6 +236,7 @@ void StackInterner::clear() {
   stacks_by_hash_.clear();
   stacks_.clear();
   frame_ids_.clear();
+  modules_.clear();
 }
 
 }  // namespace oomtrace::interpose

@@ -47,10 +47,19 @@ class StackInterner {
 
  private:
   uint32_t intern_frame(uintptr_t address, trace::TraceWriter& writer);
+  // Writes the Module record of the object holding `address` the first time
+  // a frame falls inside it; one walk of the loaded objects per module.
+  void note_module(uintptr_t address, trace::TraceWriter& writer);
+
+  struct ModuleRange {
+    uintptr_t start;
+    uintptr_t end;
+  };
 
   std::unordered_map<uint64_t, std::vector<uint32_t>> stacks_by_hash_;  // hash -> ids
   std::vector<std::vector<uintptr_t>> stacks_;  // id - 1 -> frames
   std::unordered_map<uintptr_t, uint32_t> frame_ids_;
+  std::vector<ModuleRange> modules_;  // written already; a handful, searched linearly
 };
 
 }  // namespace oomtrace::interpose

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "interpose/distributed_rank.h"
+
 namespace oomtrace::interpose {
 namespace {
 
@@ -59,6 +61,10 @@ trace::ProcessInfo describe_this_process() {
   clock_gettime(CLOCK_REALTIME, &now);
   info.start_unix_ns =
       static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+  DistributedRank job = read_distributed_rank();
+  info.rank = job.rank;
+  info.local_rank = job.local_rank;
+  info.world_size = job.world_size;
   return info;
 }
 

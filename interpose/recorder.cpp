@@ -18,6 +18,7 @@
 #include "interpose/config.h"
 #include "interpose/current_device.h"
 #include "interpose/diagnostics.h"
+#include "interpose/distributed_rank.h"
 #include "interpose/failure_probe.h"
 #include "interpose/hook_scope.h"
 #include "interpose/instance_guard.h"
@@ -105,8 +106,12 @@ uint32_t thread_id() {
 }
 
 bool create_trace_file(Recorder& r) {
+  // oomtrace.<host>.<pid>, or oomtrace.<host>.rank<R>.<pid> in a distributed
+  // job, so that traces copied from every host into one folder sort by rank
+  // and never collide.
+  std::optional<uint32_t> rank = read_distributed_rank().rank;
   std::string stem = r.config.output_dir + "/oomtrace." + host_name() + "." +
-                     std::to_string(getpid());
+                     (rank ? "rank" + std::to_string(*rank) + "." : std::string()) + std::to_string(getpid());
   // A recycled pid (containers restart at 1) must not clobber an old trace.
   for (int attempt = 0; attempt < 100; ++attempt) {
     std::string path = stem + (attempt ? "." + std::to_string(attempt) : "") + ".trace";

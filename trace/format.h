@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,7 @@ enum class RecordType : uint8_t {
   FrameworkError = 9,
   Attachment = 10,
   Attach = 11,
+  Module = 12,
   Trailer = 0x7f,
 };
 
@@ -55,6 +57,12 @@ struct ProcessInfo {
   std::string executable;
   std::vector<std::string> argv;
   uint64_t start_unix_ns = 0;
+  // A process of a distributed job (torchrun, Slurm, MPI): its rank, its
+  // rank on this host and the job's size, from the launcher's environment.
+  // Since 1.4; absent in older traces and outside such jobs.
+  std::optional<uint32_t> rank;
+  std::optional<uint32_t> local_rank;
+  std::optional<uint32_t> world_size;
 };
 
 struct DeviceInfo {
@@ -71,6 +79,17 @@ struct FrameInfo {
   std::string module;
   std::string symbol;  // empty when the module exports nothing near it
   uint64_t offset = 0; // from the symbol, or from the module base
+};
+
+// A loaded ELF object that frames fall in, written before the first frame
+// inside it, so that `oomtrace report` can find the very file (checked by
+// build-id) and read its debug information. Since 1.4.
+struct ModuleInfo {
+  std::string path;       // as the loader knows it; the executable's from /proc/self/exe
+  uint64_t load_bias = 0; // dlpi_addr: runtime address = file address + load_bias
+  uint64_t start = 0;     // runtime address range of its PT_LOAD segments
+  uint64_t end = 0;
+  std::string build_id;   // the NT_GNU_BUILD_ID note's bytes; empty when it has none
 };
 
 struct StackInfo {

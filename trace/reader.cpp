@@ -20,6 +20,15 @@ uint64_t bounded_count(Decoder& in, size_t payload_size) {
   return count > payload_size ? 0 : count;
 }
 
+// A field written as value + 1, 0 meaning unknown, that older writers did
+// not append at all.
+std::optional<uint32_t> optional_count(Decoder& in) {
+  if (in.at_end()) return std::nullopt;
+  uint64_t stored = in.u64();
+  if (stored == 0 || stored - 1 > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(stored - 1);
+}
+
 bool valid_event(const Event& event) {
   return event.type >= EventType::Alloc && event.type <= EventType::AllocFailed &&
          event.api > Api::Unknown;
@@ -41,6 +50,7 @@ class RecordParser {
       case RecordType::Device: parse_device(in); break;
       case RecordType::Frame: parse_frame(in); break;
       case RecordType::Stack: parse_stack(in, size); break;
+      case RecordType::Module: parse_module(in); break;
       case RecordType::Event: {
         Event event = decode_event(in);
         if (in.ok() && !valid_event(event)) return "an event of unknown type or API";
@@ -106,6 +116,10 @@ class RecordParser {
     process.start_unix_ns = in.u64();
     uint64_t argc = bounded_count(in, size);
     for (uint64_t i = 0; i < argc && in.ok(); ++i) process.argv.push_back(in.str());
+    // Since 1.4; a 1.3 record ends before them.
+    process.rank = optional_count(in);
+    process.local_rank = optional_count(in);
+    process.world_size = optional_count(in);
     trace_.process = std::move(process);
   }
 
@@ -153,6 +167,16 @@ class RecordParser {
     frame.symbol = in.str();
     frame.offset = in.u64();
     trace_.frames[frame.id] = std::move(frame);
+  }
+
+  void parse_module(Decoder& in) {
+    ModuleInfo module;
+    module.path = in.str();
+    module.load_bias = in.u64();
+    module.start = in.u64();
+    module.end = in.u64();
+    module.build_id = in.str();
+    if (in.ok()) trace_.modules.push_back(std::move(module));
   }
 
   void parse_stack(Decoder& in, size_t size) {

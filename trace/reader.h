@@ -28,6 +28,7 @@ struct Trace {
   std::map<int, DeviceInfo> devices;
   std::unordered_map<uint32_t, FrameInfo> frames;
   std::unordered_map<uint32_t, StackInfo> stacks;
+  std::vector<ModuleInfo> modules;  // in the order first seen (1.4)
   std::vector<Event> events;  // failures included, in call order
   std::vector<RecordedFailure> failures;
   std::vector<Setting> settings;

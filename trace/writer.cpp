@@ -33,6 +33,10 @@ void TraceWriter::write_process(const ProcessInfo& process) {
   out.u64(process.start_unix_ns);
   out.u64(process.argv.size());
   for (const std::string& arg : process.argv) out.str(arg);
+  // 1.4: appended, each as value + 1 so that 0 says "unknown".
+  for (const std::optional<uint32_t>& field : {process.rank, process.local_rank, process.world_size}) {
+    out.u64(field ? uint64_t{*field} + 1 : 0);
+  }
   emit(RecordType::Process);
 }
 
@@ -53,6 +57,16 @@ void TraceWriter::write_frame(const FrameInfo& frame) {
   out.str(frame.symbol);
   out.u64(frame.offset);
   emit(RecordType::Frame);
+}
+
+void TraceWriter::write_module(const ModuleInfo& module) {
+  Encoder out(payload_);
+  out.str(module.path);
+  out.u64(module.load_bias);
+  out.u64(module.start);
+  out.u64(module.end);
+  out.str(module.build_id);
+  emit(RecordType::Module);
 }
 
 void TraceWriter::write_stack(const StackInfo& stack) {

@@ -21,6 +21,7 @@ class TraceWriter {
   void write_process(const ProcessInfo& process);
   void write_device(const DeviceInfo& device);
   void write_frame(const FrameInfo& frame);
+  void write_module(const ModuleInfo& module);
   void write_stack(const StackInfo& stack);
   void write_event(const Event& event);
   void write_failure(const FailureContext& failure);

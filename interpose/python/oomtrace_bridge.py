@@ -135,6 +135,8 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
             return
         _snapshots_saved += 1
         number = _snapshots_saved
+    # The trace's name without ".trace" (oomtrace.<host>[.rank<R>].<pid>), so
+    # each rank's snapshots sort beside its trace.
     stem = trace[: -len(".trace")] if trace.endswith(".trace") else trace
     path = "%s.oom%d.snapshot.pickle" % (stem, number)
     try:

@@ -41,6 +41,9 @@ ProcessSummary summarize_process(const trace::Trace& trace) {
   summary.host = trace.process->host;
   summary.executable = trace.process->executable;
   summary.argv = trace.process->argv;
+  summary.rank = trace.process->rank;
+  summary.local_rank = trace.process->local_rank;
+  summary.world_size = trace.process->world_size;
   return summary;
 }
 
@@ -138,7 +141,8 @@ void fill_use_inside_segments(FailureReport& failure, const trace::FailureContex
 }
 
 FailureReport summarize_failure(const trace::Trace& trace, const trace::RecordedFailure& recorded,
-                                const FailureSnapshot& snapshot, const ProcessSummary& process) {
+                                const FailureSnapshot& snapshot, const ProcessSummary& process,
+                                FrameSymbolizer* symbolizer) {
   const trace::FailureContext& context = recorded.context;
   const Event& event = context.event;
   FailureReport failure;
@@ -148,7 +152,7 @@ FailureReport summarize_failure(const trace::Trace& trace, const trace::Recorded
   failure.requested_bytes = event.size;
   failure.time_ns = event.time_ns;
   failure.thread = event.thread;
-  failure.stack = describe_stack(trace, event.stack_id);
+  failure.stack = describe_stack(trace, event.stack_id, symbolizer);
 
   // The live process measured the same thing the model rebuilt; its figure
   // also covers memory the model may have missed.
@@ -172,7 +176,8 @@ FailureReport summarize_failure(const trace::Trace& trace, const trace::Recorded
   return failure;
 }
 
-std::vector<LiveOnDevice> summarize_live(const trace::Trace& trace, const ProcessMemory& memory) {
+std::vector<LiveOnDevice> summarize_live(const trace::Trace& trace, const ProcessMemory& memory,
+                                         FrameSymbolizer* symbolizer) {
   std::vector<LiveOnDevice> live;
   for (int device : memory.devices()) {
     if (device == kHostDevice) continue;
@@ -184,7 +189,7 @@ std::vector<LiveOnDevice> summarize_live(const trace::Trace& trace, const Proces
     for (size_t i = 0; i < allocations.size() && i < kTopLive; ++i) {
       const LiveAllocation& allocation = allocations[i];
       entry.top.push_back({allocation.api, allocation.address, allocation.size, allocation.time_ns,
-                           allocation.thread, describe_stack(trace, allocation.stack_id)});
+                           allocation.thread, describe_stack(trace, allocation.stack_id, symbolizer)});
     }
     live.push_back(std::move(entry));
   }
@@ -252,7 +257,7 @@ std::vector<SettingEntry> as_setting_entries(const std::vector<TorchSetting>& se
 
 }  // namespace
 
-Report analyze(const trace::Trace& trace) {
+Report analyze(const trace::Trace& trace, FrameSymbolizer* symbolizer) {
   Replay replayed = replay(trace);
   Report report;
   report.process = summarize_process(trace);
@@ -266,7 +271,8 @@ Report analyze(const trace::Trace& trace) {
 
   AllocatorSettings allocator_settings = read_allocator_settings(report.settings);
   for (size_t i = 0; i < trace.failures.size(); ++i) {
-    report.failures.push_back(summarize_failure(trace, trace.failures[i], replayed.failures[i], report.process));
+    report.failures.push_back(
+        summarize_failure(trace, trace.failures[i], replayed.failures[i], report.process, symbolizer));
   }
   // The errors only the framework saw (a memory fraction: no CUDA call
   // failed, or the exception PyTorch raised after its CUDA calls failed), in
@@ -289,8 +295,8 @@ Report analyze(const trace::Trace& trace) {
   add_replay_findings(trace, allocator_settings, report);
   for (FailureReport& failure : report.failures) apply_replay_finding(failure, allocator_settings);
   explain_baseline(report.failures);
-  report.live_at_end = summarize_live(trace, replayed.memory);
-  report.leak_suspected = detect_leak(trace);
+  report.live_at_end = summarize_live(trace, replayed.memory, symbolizer);
+  report.leak_suspected = detect_leak(trace, symbolizer);
   if (report.leak_suspected.suspected) {
     add_python_leak_sites(report, kLeakSitesShown);
     add_leak_suggestion(report.leak_suspected, report.failures);
@@ -298,6 +304,10 @@ Report analyze(const trace::Trace& trace) {
   report.trace = summarize_trace(trace);
   report.notes = collect_notes(trace, report);
   report.notes.insert(report.notes.end(), snapshot_notes.begin(), snapshot_notes.end());
+  if (symbolizer) {
+    report.symbolized = true;
+    for (const std::string& problem : symbolizer->problems()) report.notes.push_back(as_sentence(problem));
+  }
   return report;
 }
 

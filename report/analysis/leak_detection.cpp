@@ -138,7 +138,7 @@ std::string telling_frame(const std::vector<std::string>& stack) {
 }
 
 std::vector<LeakSite> growing_sites(const trace::Trace& trace, const Series& series, const Trough& from,
-                                    const Trough& to) {
+                                    const Trough& to, FrameSymbolizer* symbolizer) {
   SiteMap before = sites_after(series, from.step);
   SiteMap after = sites_after(series, to.step);
   std::vector<LeakSite> sites;
@@ -146,7 +146,7 @@ std::vector<LeakSite> growing_sites(const trace::Trace& trace, const Series& ser
     const SiteFigures& old = before[stack_id];
     if (figures.bytes <= old.bytes) continue;
     LeakSite site;
-    site.stack = describe_stack(trace, stack_id);
+    site.stack = describe_stack(trace, stack_id, symbolizer);
     site.frame = telling_frame(site.stack);
     site.growth_bytes = figures.bytes - old.bytes;
     site.count = figures.count > old.count ? figures.count - old.count : 0;
@@ -172,7 +172,7 @@ std::string leak_explanation(const std::vector<Trough>& troughs, uint64_t peak) 
 
 }  // namespace
 
-LeakSignal detect_leak(const trace::Trace& trace) {
+LeakSignal detect_leak(const trace::Trace& trace, FrameSymbolizer* symbolizer) {
   LeakSignal signal;
   Series series = device_series(trace);
   if (series.live.size() < kLeakMinimumEvents) {
@@ -188,7 +188,7 @@ LeakSignal detect_leak(const trace::Trace& trace) {
   signal.suspected = true;
   signal.growth_bytes = troughs.back().bytes - troughs.front().bytes;
   signal.explanation = leak_explanation(troughs, series.peak);
-  signal.sites = growing_sites(trace, series, troughs.front(), troughs.back());
+  signal.sites = growing_sites(trace, series, troughs.front(), troughs.back(), symbolizer);
   return signal;
 }
 

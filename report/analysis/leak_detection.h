@@ -13,6 +13,7 @@
 
 #include <cstddef>
 
+#include "report/symbols/frame_symbolizer.h"
 #include "report/verdicts/report.h"
 #include "trace/reader.h"
 
@@ -23,6 +24,6 @@ inline constexpr size_t kLeakWindows = 8;
 inline constexpr size_t kLeakMinimumEvents = 4 * kLeakWindows;
 inline constexpr size_t kLeakSitesShown = 5;
 
-LeakSignal detect_leak(const trace::Trace& trace);
+LeakSignal detect_leak(const trace::Trace& trace, FrameSymbolizer* symbolizer = nullptr);
 
 }  // namespace oomtrace::report

@@ -18,7 +18,10 @@ json process_json(const ProcessSummary& process) {
   return {{"pid", or_null(process.pid)},
           {"host", process.host},
           {"executable", process.executable},
-          {"argv", process.argv}};
+          {"argv", process.argv},
+          {"rank", or_null(process.rank)},
+          {"local_rank", or_null(process.local_rank)},
+          {"world_size", or_null(process.world_size)}};
 }
 
 json devices_json(const std::vector<DeviceSummary>& devices) {

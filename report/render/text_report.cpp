@@ -8,6 +8,7 @@
 
 #include "report/common/format_bytes.h"
 #include "report/render/pytorch_text.h"
+#include "report/render/stack_folding.h"
 #include "report/common/text_wrap.h"
 
 namespace oomtrace::report {
@@ -69,8 +70,12 @@ std::string outside_holders(const FailureReport& f) {
 }
 
 // The program's Python frames come first: they name the line to change.
-std::string stack_lines(const std::vector<std::string>& python_stack, const std::vector<std::string>& stack) {
-  if (stack.empty() && python_stack.empty()) return "Where: no stack was recorded for this call\n";
+// Symbolized stacks fold the libraries' frames, so the program's own fit in
+// the frames shown.
+std::string stack_lines(const std::vector<std::string>& python_stack, const std::vector<std::string>& native,
+                        bool fold) {
+  if (native.empty() && python_stack.empty()) return "Where: no stack was recorded for this call\n";
+  const std::vector<std::string> stack = fold ? fold_plumbing_frames(native) : native;
   std::string text = "Where (innermost first):\n";
   for (const std::string& frame : python_stack) text += "  " + frame + "\n";
   size_t shown = std::min(stack.size(), kStackFramesShown);
@@ -79,7 +84,7 @@ std::string stack_lines(const std::vector<std::string>& python_stack, const std:
   return text;
 }
 
-std::string failure_in_full(const FailureReport& f) {
+std::string failure_in_full(const FailureReport& f, bool fold_stack) {
   std::string text = headline(f);
   // A failure read from the framework's message knows the bytes, not the segments.
   text += "This process held: " + format_bytes(f.process_reserved_bytes) +
@@ -94,7 +99,7 @@ std::string failure_in_full(const FailureReport& f) {
       text += wrap(s.setting + " -- " + s.reason, "  " + std::to_string(i + 1) + ". ");
     }
   }
-  text += stack_lines(f.python_stack, f.stack);
+  text += stack_lines(f.python_stack, f.stack, fold_stack);
   return text;
 }
 
@@ -120,7 +125,7 @@ std::vector<const FailureReport*> by_importance(const std::vector<FailureReport>
 
 std::string failures_section(const Report& report) {
   std::vector<const FailureReport*> ordered = by_importance(report.failures);
-  std::string text = failure_in_full(*ordered.front());
+  std::string text = failure_in_full(*ordered.front(), report.symbolized);
   if (ordered.size() > 1) {
     text += "\nOther out-of-memory failures (" + std::to_string(ordered.size() - 1) + "):\n";
     for (size_t i = 1; i < ordered.size(); ++i) text += failure_in_one_line(*ordered[i]);
@@ -158,10 +163,12 @@ std::string summary_paragraph(const Report& report) {
   return wrap(text, "");
 }
 
-std::string live_allocation_line(const LiveAllocationSummary& allocation) {
+std::string live_allocation_line(const LiveAllocationSummary& allocation, bool symbolized) {
   std::string line = "  " + format_bytes(allocation.size) + "  " + std::string(api_name(allocation.api)) +
                      "  at " + seconds(allocation.time_ns);
-  if (!allocation.stack.empty()) line += "  in " + allocation.stack.front();
+  if (!allocation.stack.empty()) {
+    line += "  in " + (symbolized ? first_program_frame(allocation.stack) : allocation.stack.front());
+  }
   return line + "\n";
 }
 
@@ -182,7 +189,7 @@ std::string live_at_last_event(const Report& report) {
             count_phrase(live.count, "allocation", "allocations") + (live.count > 1 ? ", largest first" : "") +
             "\n";
     size_t shown = std::min(live.top.size(), kLiveShownPerDevice);
-    for (size_t i = 0; i < shown; ++i) text += live_allocation_line(live.top[i]);
+    for (size_t i = 0; i < shown; ++i) text += live_allocation_line(live.top[i], report.symbolized);
   }
   return text.empty() ? "No device memory was live at the last event.\n" : text;
 }
@@ -229,6 +236,26 @@ std::string attach_section(const AttachSummary& attach) {
   return text;
 }
 
+// Which process of a distributed job wrote the trace: with many ranks'
+// reports side by side, the first thing to know about each.
+std::string rank_line(const ProcessSummary& process) {
+  std::string line = "Rank " + std::to_string(*process.rank);
+  if (process.world_size) line += " of " + std::to_string(*process.world_size);
+  if (process.local_rank) line += " (local rank " + std::to_string(*process.local_rank) + ")";
+  if (!process.host.empty()) line += " on " + process.host;
+  if (process.pid) line += ", pid " + std::to_string(*process.pid);
+  return line + "\n";
+}
+
+// Reports written at exit come from inside the traced process, which never
+// reads debug information: say which command adds the source lines.
+std::string source_lines_hint(const Report& report) {
+  bool native_stack = std::any_of(report.failures.begin(), report.failures.end(),
+                                  [](const FailureReport& f) { return !f.stack.empty(); });
+  if (report.symbolized || !native_stack) return {};
+  return "File and line of each native frame: oomtrace report " + shell_quoted(report.trace.path) + "\n";
+}
+
 }  // namespace
 
 std::string full_report_command(const std::string& trace_path) {
@@ -265,7 +292,8 @@ std::string render_text(const Report& report) {
     text += "\nSimulated GPU (" + *report.simulated_gpu +
             "): this run used oomtrace's simulated device, not a real one.\n";
   }
-  return text + "\n" + full_report_command(report.trace.path) + "\n";
+  if (report.process.rank) text += "\n" + rank_line(report.process);
+  return text + "\n" + source_lines_hint(report) + full_report_command(report.trace.path) + "\n";
 }
 
 }  // namespace oomtrace::report

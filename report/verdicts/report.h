@@ -19,6 +19,11 @@ struct ProcessSummary {
   std::string host;
   std::string executable;
   std::vector<std::string> argv;
+  // In a distributed job (torchrun, Slurm, MPI): from the launcher's
+  // environment, recorded since trace format 1.4.
+  std::optional<uint32_t> rank;
+  std::optional<uint32_t> local_rank;
+  std::optional<uint32_t> world_size;
 };
 
 struct DeviceSummary {
@@ -253,6 +258,9 @@ struct Report {
   std::optional<std::string> simulated_gpu;
   std::optional<AttachSummary> attach;
   std::vector<std::string> notes;
+  // Native frames were read back as function, file and line (analyze() had
+  // a symbolizer): the text report then folds the libraries' frames.
+  bool symbolized = false;
   ReportInput input = ReportInput::Trace;
   std::vector<PytorchSnapshotReport> pytorch;
 };

@@ -254,7 +254,17 @@ int plant_symlink(const char* victim) {
     if (*c == '/' || *c == '\\' || *c == ' ') *c = '_';
   }
   const char* dir = std::getenv("OOMTRACE_DIR");
-  std::string planted = std::string(dir ? dir : ".") + "/oomtrace." + host + "." +
+  // The library names a rank of a distributed job (a suite run inside a
+  // Slurm allocation inherits SLURM_PROCID): plant where it will write.
+  std::string rank;
+  for (const char* name : {"RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"}) {
+    const char* value = std::getenv(name);
+    if (value && *value && std::strspn(value, "0123456789") == std::strlen(value)) {
+      rank = std::string("rank") + value + ".";
+      break;
+    }
+  }
+  std::string planted = std::string(dir ? dir : ".") + "/oomtrace." + host + "." + rank +
                         std::to_string(getpid()) + ".trace";
   if (symlink(victim, planted.c_str()) != 0) return 93;
   allocate(3);

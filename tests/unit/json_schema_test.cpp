@@ -133,6 +133,16 @@ std::vector<std::pair<std::string, json>> sample_reports() {
   blind.device_info_known = false;
   unknown.alloc(0, 0x1000, 1 * GiB).fail(blind);  // no process record, killed
   samples.emplace_back("unknown device, killed", report_json(unknown));
+
+  trace::ProcessInfo worker;
+  worker.pid = 7;
+  worker.host = "node3";
+  worker.rank = 11;
+  worker.local_rank = 3;
+  worker.world_size = 16;
+  TraceBuilder ranked;
+  ranked.process(worker).device(0, 8 * GiB).alloc(0, 0x1000, 1 * GiB).finish();
+  samples.emplace_back("a rank of a distributed job", report_json(ranked));
   return samples;
 }
 
@@ -169,6 +179,8 @@ TEST_CASE("unknown figures are null in JSON, not zero", "[json]") {
   CHECK(failure.at("other_bytes").is_null());
   CHECK(failure.at("process_allocated_bytes").is_null());
   CHECK(report.at("process").at("pid").is_null());
+  CHECK(report.at("process").at("rank").is_null());
+  CHECK(report.at("process").at("world_size").is_null());
   CHECK(report.at("trace").at("exit_reason").is_null());
   CHECK(report.at("trace").at("complete") == false);
 
@@ -177,4 +189,9 @@ TEST_CASE("unknown figures are null in JSON, not zero", "[json]") {
   CHECK(recovered.at("failures").at(0).at("recovered") == true);
   CHECK(recovered.at("failures").at(0).at("other_processes").size() == 1);
   CHECK(recovered.at("settings").at("PYTORCH_CUDA_ALLOC_CONF") == "max_split_size_mb:128");
+
+  json ranked = sample_reports()[3].second;
+  CHECK(ranked.at("process").at("rank") == 11);
+  CHECK(ranked.at("process").at("local_rank") == 3);
+  CHECK(ranked.at("process").at("world_size") == 16);
 }

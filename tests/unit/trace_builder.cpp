@@ -28,6 +28,10 @@ TraceBuilder& TraceBuilder::process(uint32_t pid, const std::string& host) {
   info.executable = "/usr/bin/python3";
   info.argv = {"python3", "train.py", "--batch", "64"};
   info.start_unix_ns = 1700000000000000000ull;
+  return process(info);
+}
+
+TraceBuilder& TraceBuilder::process(const trace::ProcessInfo& info) {
   records_.push_back([info](trace::TraceWriter& out) { out.write_process(info); });
   return *this;
 }

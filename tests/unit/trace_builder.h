@@ -48,6 +48,7 @@ struct FailureSpec {
 class TraceBuilder {
  public:
   TraceBuilder& process(uint32_t pid, const std::string& host = "testhost");
+  TraceBuilder& process(const trace::ProcessInfo& info);  // every field as given (a rank, ...)
   TraceBuilder& device(int index, uint64_t total_bytes, const std::string& name = "Fake GPU");
   TraceBuilder& setting(const std::string& key, const std::string& value);
   TraceBuilder& note(const std::string& text);
