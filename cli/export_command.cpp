@@ -7,6 +7,7 @@
 
 #include "cli/command_output.h"
 #include "cli/messages.h"
+#include "cli/progress_bar.h"
 #include "report/render/export/perfetto_export.h"
 #include "report/render/export/torch_snapshot_export.h"
 #include "report/snapshot/torch_snapshot_file.h"
@@ -45,11 +46,16 @@ int export_command(const ExportOptions& options) {
     print_error(options.trace_path + " is a PyTorch snapshot already; export takes an oomtrace trace");
     return kExitBadInput;
   }
-  trace::ReadResult read = trace::read_trace(options.trace_path);
+  ProgressBar progress("reading " + options.trace_path);
+  trace::ReadResult read = trace::read_trace(options.trace_path, [&](uint64_t done, uint64_t total) {
+    progress.update(done, total);
+  });
   if (!read.trace) {
+    progress.finish();
     print_error(read.error);
     return kExitBadInput;
   }
+  progress.stage("exporting " + options.trace_path + " as " + options.format);
   std::string exported;
   if (binary) {
     std::unique_ptr<report::FrameSymbolizer> symbolizer = report::make_dwarf_symbolizer(options.debug_dirs);
@@ -57,6 +63,7 @@ int export_command(const ExportOptions& options) {
   } else {
     exported = report::export_perfetto(*read.trace);
   }
+  progress.finish();
   if (exported.empty()) {  // only an unbalanced writer gets here
     print_error("could not export " + options.trace_path + " as " + options.format);
     return kExitBadInput;

@@ -38,12 +38,17 @@ ProgressBar::~ProgressBar() { finish(); }
 void ProgressBar::set_label(std::string label) { label_ = std::move(label); }
 
 std::string ProgressBar::render(const std::string& label, uint64_t done, uint64_t total, int width) {
+  if (total == 0) {
+    std::string line = label + " ...";
+    if (static_cast<int>(line.size()) > width - 1) line.resize(std::max(0, width - 1));
+    return line;
+  }
   done = std::min(done, total);
-  unsigned percent = total == 0 ? 100 : static_cast<unsigned>(done * 100 / total);
+  unsigned percent = static_cast<unsigned>(done * 100 / total);
   std::string tail = " " + std::to_string(percent) + "% " + label;
   // "[####    ]" takes what the label leaves, at least 10 columns.
   int bar_width = std::max(10, std::min(40, width - 3 - static_cast<int>(tail.size())));
-  int filled = total == 0 ? bar_width : static_cast<int>(done * static_cast<uint64_t>(bar_width) / total);
+  int filled = static_cast<int>(done * static_cast<uint64_t>(bar_width) / total);
   std::string line = "[" + std::string(filled, '#') + std::string(bar_width - filled, ' ') + "]" + tail;
   if (static_cast<int>(line.size()) > width - 1) line.resize(std::max(0, width - 1));
   return line;
@@ -56,6 +61,13 @@ void ProgressBar::update(uint64_t done, uint64_t total) {
   if (drawn_ && now - last_draw_ < kRedrawEvery) return;
   last_draw_ = now;
   draw(done, total);
+}
+
+void ProgressBar::stage(std::string label) {
+  label_ = std::move(label);
+  // A new stage is news: drawn now rather than after the redraw interval.
+  last_draw_ = Clock::time_point();
+  update(0, 0);
 }
 
 void ProgressBar::draw(uint64_t done, uint64_t total) {

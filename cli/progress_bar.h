@@ -19,11 +19,14 @@ class ProgressBar {
 
   // May be called as often as one likes; draws at most ten times a second.
   void update(uint64_t done, uint64_t total);
+  // A step whose progress is not counted (analysing, rendering): its name
+  // replaces the bar, drawn under the same rules.
+  void stage(std::string label);
   void set_label(std::string label);
   // Clears the bar, if one was drawn, so the next line starts clean.
   void finish();
 
-  // The line as drawn for a given state; for tests.
+  // The line as drawn for a given state (total 0: a stage, no bar); for tests.
   static std::string render(const std::string& label, uint64_t done, uint64_t total, int width);
 
  private:

@@ -69,12 +69,14 @@ int print_report(const ReportOptions& options) {
     print_error(read.error);
     return kExitBadInput;
   }
-  progress.set_label("analysing " + options.trace_path);
-  progress.update(1, 1);
+  progress.stage("analysing " + options.trace_path);
   std::unique_ptr<report::FrameSymbolizer> symbolizer = report::make_dwarf_symbolizer(options.debug_dirs);
   report::Report report = report::analyze(*read.trace, symbolizer.get());
   report::ReportVisuals visuals;
-  if (options.format == "html") visuals = report::analyze_visuals(*read.trace, report, symbolizer.get());
+  if (options.format == "html") {
+    progress.stage("drawing the pictures of " + options.trace_path);
+    visuals = report::analyze_visuals(*read.trace, report, symbolizer.get());
+  }
   progress.finish();
   return print(report, visuals, options);
 }

@@ -24,5 +24,6 @@ TEST_CASE("the progress bar never runs past the terminal or 100%") {
   std::string narrow = ProgressBar::render("reading a trace with a very long name indeed.trace", 5, 10, 30);
   CHECK(narrow.size() <= 29);
   CHECK(ProgressBar::render("x", 200, 100, 80).find("100% x") != std::string::npos);
-  CHECK(ProgressBar::render("x", 0, 0, 80).find("100% x") != std::string::npos);
+  CHECK(ProgressBar::render("analysing a.trace", 0, 0, 80) == "analysing a.trace ...");
+  CHECK(ProgressBar::render("analysing a trace with a long name.trace", 0, 0, 20).size() == 19);
 }
