@@ -32,6 +32,7 @@ StackMode parse_stack_mode(std::vector<std::string>& problems) {
   if (!value || !*value) return StackMode::Unwinder;
   std::string_view text(value);
   if (text == "fp") return StackMode::FramePointers;
+  if (text == "cfi") return StackMode::CachedCfi;
   if (text == "dwarf") return StackMode::Unwinder;
   if (std::optional<bool> flag = flag_value(text)) return *flag ? StackMode::Unwinder : StackMode::Off;
   problems.push_back(std::string("OOMTRACE_STACKS=") + value + " is not 0, 1 or fp; using 1");

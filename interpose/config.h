@@ -13,6 +13,7 @@ enum class StackMode {
   Off,            // 0: none (failures still get one, from the unwinder)
   Unwinder,       // 1: the C++ runtime's DWARF unwinder; right for any code
   FramePointers,  // fp: follows frame pointers; fast, for code built with them
+  CachedCfi,      // cfi: the DWARF rules, interpreted once per return address
 };
 
 struct Config {

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "interpose/stacks/cfi_unwinder.h"
+#include "interpose/stacks/stack_bounds.h"
 #include "interpose/symbol_resolution.h"
 
 namespace oomtrace::interpose {
@@ -141,30 +143,6 @@ void capture_native_stack(RawStack& stack) {
   _Unwind_Backtrace(&collect_frame, &state);
 }
 
-namespace {
-
-struct StackBounds {
-  uintptr_t low = 0;
-  uintptr_t high = 0;
-};
-
-thread_local StackBounds tls_stack_bounds __attribute__((tls_model("initial-exec")));
-
-StackBounds this_thread_stack() {
-  if (tls_stack_bounds.high != 0) return tls_stack_bounds;
-  pthread_attr_t attributes;
-  if (pthread_getattr_np(pthread_self(), &attributes) != 0) return {};
-  void* low = nullptr;
-  size_t size = 0;
-  if (pthread_attr_getstack(&attributes, &low, &size) == 0) {
-    tls_stack_bounds = {reinterpret_cast<uintptr_t>(low), reinterpret_cast<uintptr_t>(low) + size};
-  }
-  pthread_attr_destroy(&attributes);
-  return tls_stack_bounds;
-}
-
-}  // namespace
-
 // A frame record is {saved frame pointer, return address} at the frame
 // pointer (x86-64 and AArch64 alike); callers' records lie higher up.
 // Not instrumented: a chain broken by code without frame pointers may lead
@@ -172,7 +150,7 @@ StackBounds this_thread_stack() {
 // bounds check is what keeps those reads safe.
 __attribute__((noinline)) OOMTRACE_NOT_SANITIZED void capture_frame_pointer_stack(RawStack& stack) {
   stack.depth = 0;
-  StackBounds bounds = this_thread_stack();
+  stacks::StackBounds bounds = stacks::this_thread_stack();
   auto frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   bool past_this_library = false;
   while (stack.depth < kMaxStackDepth) {
@@ -190,6 +168,10 @@ __attribute__((noinline)) OOMTRACE_NOT_SANITIZED void capture_frame_pointer_stac
     if (next <= frame) break;
     frame = next;
   }
+}
+
+void capture_cfi_stack(RawStack& stack) {
+  stack.depth = stacks::cfi_backtrace(stack.frames, kMaxStackDepth, &is_inside_this_library);
 }
 
 uint32_t StackInterner::intern_frame(uintptr_t address, trace::TraceWriter& writer) {

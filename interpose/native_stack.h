@@ -1,11 +1,13 @@
 // Native call stacks, frames of liboomtrace.so itself left out, interned:
 // each distinct stack and each distinct return address is written to the
-// trace once, so an event carries one small id. Two ways to take them:
+// trace once, so an event carries one small id. Three ways to take them:
 //
 //   unwinder        libgcc's _Unwind_Backtrace, reading the DWARF call-frame
 //                   information every object carries: right for any code,
 //                   but microseconds for a deep stack (it interprets each
 //                   frame's rules; README, "What it costs");
+//   cached CFI      the same call-frame information, each return address's
+//                   rule interpreted once and cached (stacks/cfi_unwinder.h);
 //   frame pointers  follows the chain of saved frame pointers: a few ns a
 //                   frame, but only as deep as the code keeps them
 //                   (-fno-omit-frame-pointer); reads only the thread's own
@@ -37,6 +39,10 @@ struct RawStack {
 void capture_native_stack(RawStack& stack);
 // Never takes a lock; the first call on a thread reads its stack bounds.
 void capture_frame_pointer_stack(RawStack& stack);
+// The cached CFI unwinder (stacks/cfi_unwinder.h): the unwinder's frames at
+// about the cost of frame pointers once the return addresses are known; may
+// take the loader's lock on the first sight of one, like the unwinder.
+void capture_cfi_stack(RawStack& stack);
 
 class StackInterner {
  public:

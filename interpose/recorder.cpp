@@ -215,6 +215,8 @@ bool wants_stacks(Recorder& r) {
 void capture_allocation_stack(Recorder& r, RawStack& stack) {
   if (r.state == State::Recording && r.config.stacks == StackMode::FramePointers) {
     capture_frame_pointer_stack(stack);
+  } else if (r.state == State::Recording && r.config.stacks == StackMode::CachedCfi) {
+    capture_cfi_stack(stack);
   } else {
     capture_native_stack(stack);
   }

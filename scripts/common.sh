@@ -1,7 +1,7 @@
 # Shared by scripts/test.sh and scripts/demo.sh.
 
 # Debian packages the build needs; installed only when missing.
-oomtrace_packages=(cmake g++ make libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-venv binutils musl-tools util-linux g++-aarch64-linux-gnu libdw-dev chromium)
+oomtrace_packages=(cmake g++ make libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev libcli11-dev libbenchmark-dev python3 python3-venv binutils musl-tools util-linux g++-aarch64-linux-gnu libdw-dev chromium valgrind)
 
 install_missing_packages() {
   local missing=()
