@@ -39,3 +39,13 @@ else
   LD_LIBRARY_PATH="$build_dir/fake_cuda" FAKE_CUDA_TOTAL_MIB=16384 FAKE_CUDA_CONTEXT_MIB=512 \
     "$build_dir/oomtrace" run --dir "$out_dir" -- "$build_dir/tests/scenarios/demo_training" || true
 fi
+
+# The same failure as a page to open in a browser: the timeline, the segment
+# map at the failure and the ranked suggestions.
+for trace in "$out_dir"/oomtrace.*.trace; do
+  [ -e "$trace" ] || continue
+  page="${trace%.trace}.report.html"
+  if "$build_dir/oomtrace" report --format html "$trace" -o "$page"; then
+    echo "oomtrace demo: the HTML report: $page" >&2
+  fi
+done

@@ -1,0 +1,14 @@
+// Built with -fomit-frame-pointer (CMakeLists.txt): rbp is an ordinary
+// register here, so only the call-frame information describes these frames.
+#include "tests/unwind/unwind_chains.h"
+
+namespace unwind_test {
+
+__attribute__((noinline)) int chain_without_frame_pointers(int depth, Probe probe, void* context) {
+  volatile int local[3] = {depth, depth * 2, depth * 3};  // a frame of some size
+  int result = depth <= 1 ? probe(context) : chain_with_frame_pointers(depth - 1, probe, context);
+  asm volatile("" : : "r"(result) : "memory");  // keeps the call a call, not a jump
+  return result + local[depth % 3];
+}
+
+}  // namespace unwind_test
