@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-MODES = [("without", None), ("no stacks", "0"), ("frame pointers", "fp"), ("unwinder (default)", "1")]
+MODES = [("without", None), ("no stacks", "0"), ("frame pointers", "fp"), ("cached CFI (default)", "1"),
+         ("libgcc's unwinder", "dwarf")]
 SHORT_RUN, LONG_RUN = 1000, 3000
 
 

@@ -29,14 +29,17 @@ bool parse_flag(const char* name, bool fallback, std::vector<std::string>& probl
 
 StackMode parse_stack_mode(std::vector<std::string>& problems) {
   const char* value = std::getenv("OOMTRACE_STACKS");
-  if (!value || !*value) return StackMode::Unwinder;
+  // The cached CFI unwinder by default: libgcc's stacks (each stack it
+  // cannot walk cheaply is handed to libgcc whole) at a tenth of the cost
+  // (docs/overhead-breakdown.md). `dwarf` keeps libgcc's for every stack.
+  if (!value || !*value) return StackMode::CachedCfi;
   std::string_view text(value);
   if (text == "fp") return StackMode::FramePointers;
   if (text == "cfi") return StackMode::CachedCfi;
   if (text == "dwarf") return StackMode::Unwinder;
-  if (std::optional<bool> flag = flag_value(text)) return *flag ? StackMode::Unwinder : StackMode::Off;
-  problems.push_back(std::string("OOMTRACE_STACKS=") + value + " is not 0, 1 or fp; using 1");
-  return StackMode::Unwinder;
+  if (std::optional<bool> flag = flag_value(text)) return *flag ? StackMode::CachedCfi : StackMode::Off;
+  problems.push_back(std::string("OOMTRACE_STACKS=") + value + " is not 0, 1, cfi, dwarf or fp; using 1");
+  return StackMode::CachedCfi;
 }
 
 std::string directory_of_this_library() {

@@ -11,14 +11,15 @@ namespace oomtrace::interpose {
 // How the native stack of each allocation is taken (OOMTRACE_STACKS).
 enum class StackMode {
   Off,            // 0: none (failures still get one, from the unwinder)
-  Unwinder,       // 1: the C++ runtime's DWARF unwinder; right for any code
+  Unwinder,       // dwarf: the C++ runtime's DWARF unwinder for every stack
   FramePointers,  // fp: follows frame pointers; fast, for code built with them
-  CachedCfi,      // cfi: the DWARF rules, interpreted once per return address
+  CachedCfi,      // 1, cfi (default): the DWARF rules, interpreted once per
+                  // return address; libgcc's unwinder where they are not simple
 };
 
 struct Config {
   std::string output_dir = ".";  // OOMTRACE_DIR
-  StackMode stacks = StackMode::Unwinder;
+  StackMode stacks = StackMode::CachedCfi;
   bool quiet = false;            // OOMTRACE_QUIET=1: no line on stderr at exit
   std::string cli_path;          // OOMTRACE_CLI, else `oomtrace` beside the library
   std::vector<std::string> problems;  // one line per rejected variable

@@ -94,10 +94,11 @@ Slot g_slots[uint64_t{1} << kSlotBits];
 std::atomic<uint32_t> g_epoch{1};             // never 0, so that a rule word is never 0
 std::atomic<uint64_t> g_unloads_seen{~uint64_t{0}};  // dlpi_subs at the last miss
 
-// A packed rule: bits 0-1 kind (1 step, 2 outermost, 3 unsupported; a word
-// is never 0), 2 CFA from rbp, 3-4 the caller's rbp rule, 5-20 the epoch,
-// 21-31 where rbp was saved (-offset / 8), 32-63 the CFA offset.
-constexpr uint64_t kKindStep = 1, kKindOutermost = 2, kKindUnsupported = 3;
+// A packed rule: bits 0-1 kind (0 step, 1 outermost, 2 unsupported), 2 CFA
+// from rbp, 3-4 the caller's rbp rule, 5-20 the epoch,
+// 21-31 where rbp was saved (-offset / 8), 32-63 the CFA offset. The epoch
+// is never 0, so neither is a word: 0 stands for "no rule".
+constexpr uint64_t kKindStep = 0, kKindOutermost = 1, kKindUnsupported = 2;  // a step tests as zero
 
 struct Packed {
   uint64_t word;
@@ -128,19 +129,32 @@ Packed pack(const FrameRule& rule, uint32_t epoch) {
 
 uint64_t slot_of(uintptr_t key) { return (key * 0x9e3779b97f4a7c15ull) >> (64 - kSlotBits); }
 
-// 0 when `key` has no rule of this epoch.
-uint64_t cached_rule(uintptr_t key, uint32_t epoch) {
+// The rule in `slot` if it is `key`'s, of this epoch; else 0.
+__attribute__((always_inline)) inline uint64_t rule_in_slot(const Slot& slot, uintptr_t key, uint32_t epoch) {
+  uint64_t rule = slot.rule.load(std::memory_order_acquire);
+  if (slot.key.load(std::memory_order_relaxed) != key) return 0;  // taken over meanwhile
+  return Packed{rule}.epoch() == epoch ? rule : 0;
+}
+
+// The probes after the first: rare with a table this sparse.
+__attribute__((noinline)) uint64_t probe_further(uintptr_t key, uint32_t epoch) {
   uint64_t home = slot_of(key);
-  for (int probe = 0; probe < kMaxProbes; ++probe) {
-    Slot& slot = g_slots[(home + probe) & kSlotMask];
+  for (int probe = 1; probe < kMaxProbes; ++probe) {
+    const Slot& slot = g_slots[(home + probe) & kSlotMask];
     uintptr_t found = slot.key.load(std::memory_order_acquire);
     if (found == 0) return 0;
-    if (found != key) continue;
-    uint64_t rule = slot.rule.load(std::memory_order_acquire);
-    if (slot.key.load(std::memory_order_relaxed) != key) return 0;  // taken over meanwhile
-    return Packed{rule}.epoch() == (epoch & 0xffff) ? rule : 0;
+    if (found == key) return rule_in_slot(slot, key, epoch);
   }
   return 0;
+}
+
+// 0 when `key` has no rule of this epoch. The first probe is inline: it is
+// the hot path of every frame.
+__attribute__((always_inline)) inline uint64_t cached_rule(uintptr_t key, uint32_t epoch) {
+  const Slot& slot = g_slots[slot_of(key)];
+  uintptr_t found = slot.key.load(std::memory_order_acquire);
+  if (__builtin_expect(found == key, 1)) return rule_in_slot(slot, key, epoch);
+  return found == 0 ? 0 : probe_further(key, epoch);
 }
 
 void remember_rule(uintptr_t key, uint64_t rule) {
@@ -206,16 +220,21 @@ uint32_t epoch_after(uint64_t unloads) {
   uint32_t next = (g_epoch.load(std::memory_order_relaxed) + 1) & 0xffff;
   if (next == 0) {
     // The 16-bit epoch wrapped: rules of 65535 flushes ago would look
-    // current again, so empty the table (a walk racing with this may see
-    // a miss it did not need, nothing worse).
-    for (Slot& slot : g_slots) slot.rule.store(0, std::memory_order_relaxed);
+    // current again, so empty the table. A walk racing with this sees a
+    // miss it did not need, or a key stored twice; a reader re-checks the
+    // key after the rule, so never another key's rule.
+    for (Slot& slot : g_slots) {
+      slot.rule.store(0, std::memory_order_relaxed);
+      slot.key.store(0, std::memory_order_release);
+    }
     next = 1;
   }
   g_epoch.store(next, std::memory_order_release);
   return next;
 }
 
-uint64_t compute_rule(uintptr_t address) {
+// Out of line: the slow path stays out of the walk's loop.
+__attribute__((noinline)) uint64_t compute_rule(uintptr_t address) {
   RuleSearch search{address, {}};
   dl_iterate_phdr(&find_rule, &search);
   g_rules_computed.fetch_add(1, std::memory_order_relaxed);
@@ -227,61 +246,86 @@ uint64_t compute_rule(uintptr_t address) {
   return rule;
 }
 
-uint64_t rule_for(uintptr_t address, uint32_t epoch) {
-  uint64_t rule = cached_rule(address, epoch);
-  return rule != 0 ? rule : compute_rule(address);
-}
+// Where a walk stands: the registers of the frame reached so far.
+struct Cursor {
+  uintptr_t sp;
+  uintptr_t fp;
+  bool fp_known;
+  uintptr_t lookup;          // the frame's pc, or its return address - 1
+  uintptr_t return_address;  // the last one read
+};
 
-bool inside(const StackBounds& bounds, uintptr_t address) {
-  return address >= bounds.low && address <= bounds.high - sizeof(uintptr_t) && address % sizeof(uintptr_t) == 0;
+enum class Step { Next, Done, NeedsLibgcc };
+
+// One frame up. Reads the stack only inside `bounds`: the CFA must lie
+// above the current sp (sp itself inside the bounds: checked at the start)
+// and no higher than the stack's top, so the return address just below it
+// is inside; a saved rbp is read only at or above the stack's bottom.
+// Not instrumented, as capture_frame_pointer_stack: a sanitizer's redzones
+// on the stack are legitimate places for a saved register to be read from.
+OOMTRACE_NOT_SANITIZED __attribute__((always_inline)) inline Step step(Cursor& at, const StackBounds& bounds,
+                                                                        uint32_t epoch) {
+  uint64_t word = cached_rule(at.lookup, epoch);
+  if (__builtin_expect(word == 0, 0)) word = compute_rule(at.lookup);
+  Packed rule{word};
+  if (__builtin_expect(rule.kind() != kKindStep, 0)) {
+    return rule.kind() == kKindOutermost ? Step::Done : Step::NeedsLibgcc;
+  }
+  uintptr_t base = at.sp;
+  if (rule.cfa_from_rbp()) {
+    if (!at.fp_known) return Step::NeedsLibgcc;
+    base = at.fp;
+  }
+  uintptr_t cfa = base + rule.cfa_offset();
+  if (cfa < at.sp + sizeof(uintptr_t) || cfa > bounds.high) return Step::Done;
+  uintptr_t return_address = reinterpret_cast<const uintptr_t*>(cfa)[-1];
+  FrameRule::CallerRbp rbp = rule.rbp();
+  if (rbp == FrameRule::CallerRbp::AtCfaOffset) {
+    uintptr_t saved_at = cfa - uintptr_t{rule.rbp_distance()} * sizeof(uintptr_t);
+    if (saved_at < bounds.low) return Step::Done;
+    at.fp = *reinterpret_cast<const uintptr_t*>(saved_at);
+    at.fp_known = true;
+  } else if (rbp == FrameRule::CallerRbp::Lost) {
+    at.fp_known = false;
+  }
+  at.sp = cfa;
+  if (return_address == 0) return Step::Done;
+  at.return_address = return_address;
+  at.lookup = return_address - 1;  // the call instruction: a return address may start the next function
+  return Step::Next;
 }
 
 enum class WalkEnd { Done, NeedsLibgcc };
 
-// The walk itself. Reads the stack only at addresses checked by inside();
-// not instrumented, as capture_frame_pointer_stack: a sanitizer's redzones
-// on the stack are legitimate places for a saved register to be read from.
-OOMTRACE_NOT_SANITIZED WalkEnd walk(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t* frames, int capacity,
-                                    LeadingFrameFilter skip_leading, int& depth) {
+// The innermost frames `skip_leading` names first, without recording them;
+// then every frame, with nothing but the step in the loop.
+OOMTRACE_NOT_SANITIZED __attribute__((always_inline)) inline WalkEnd walk(Cursor at, uintptr_t* frames, int capacity,
+                                                                           LeadingFrameFilter skip_leading,
+                                                                           int& depth) {
   StackBounds bounds = this_thread_stack();
-  if (bounds.high == 0 || !inside(bounds, sp)) return WalkEnd::NeedsLibgcc;  // e.g. on a signal stack
+  if (bounds.high == 0 || at.sp < bounds.low || at.sp >= bounds.high) return WalkEnd::NeedsLibgcc;  // a signal stack
   uint32_t epoch = g_epoch.load(std::memory_order_acquire);
-  bool fp_known = true;
-  uintptr_t lookup = pc;  // the innermost frame's own pc; return address - 1 after it
-  while (true) {
-    Packed rule{rule_for(lookup, epoch)};
-    if (rule.kind() == kKindUnsupported) return WalkEnd::NeedsLibgcc;
-    if (rule.kind() == kKindOutermost) return WalkEnd::Done;
-    if (rule.cfa_from_rbp() && !fp_known) return WalkEnd::NeedsLibgcc;
-    uintptr_t cfa = (rule.cfa_from_rbp() ? fp : sp) + rule.cfa_offset();
-    uintptr_t return_address_at = cfa - sizeof(uintptr_t);
-    if (cfa <= sp || !inside(bounds, return_address_at)) return WalkEnd::Done;
-    uintptr_t return_address = *reinterpret_cast<const uintptr_t*>(return_address_at);
-    switch (rule.rbp()) {
-      case FrameRule::CallerRbp::Unchanged: break;
-      case FrameRule::CallerRbp::AtCfaOffset: {
-        uintptr_t saved_at = cfa - uintptr_t{rule.rbp_distance()} * 8;
-        if (!inside(bounds, saved_at)) return WalkEnd::Done;
-        fp = *reinterpret_cast<const uintptr_t*>(saved_at);
-        fp_known = true;
-        break;
-      }
-      case FrameRule::CallerRbp::Lost: fp_known = false; break;
-    }
-    sp = cfa;
-    if (return_address == 0) return WalkEnd::Done;
-    if (!skip_leading || !skip_leading(reinterpret_cast<const void*>(return_address))) {
-      skip_leading = nullptr;
-      if (depth == capacity) return WalkEnd::Done;
-      frames[depth++] = return_address;
-    }
-    lookup = return_address - 1;  // the call instruction: a return address may start the next function
+  if (epoch == 0) __builtin_unreachable();  // lets the compiler drop a test per frame
+  Step result;
+  do {
+    result = step(at, bounds, epoch);
+  } while (result == Step::Next && skip_leading && skip_leading(reinterpret_cast<const void*>(at.return_address)));
+  uintptr_t* next = frames;
+  uintptr_t* const end = frames + (capacity > 0 ? capacity : 0);
+  while (result == Step::Next && next != end) {
+    *next++ = at.return_address;
+    result = step(at, bounds, epoch);
   }
+  depth = static_cast<int>(next - frames);
+  return result == Step::NeedsLibgcc ? WalkEnd::NeedsLibgcc : WalkEnd::Done;
 }
 
 }  // namespace
 
-__attribute__((noinline)) int cfi_backtrace(uintptr_t* frames, int capacity, LeadingFrameFilter skip_leading) {
+// Not instrumented: the walk is inlined here, and it reads the stack where
+// a sanitizer would object (see step()).
+__attribute__((noinline)) OOMTRACE_NOT_SANITIZED int cfi_backtrace(uintptr_t* frames, int capacity,
+                                                                   LeadingFrameFilter skip_leading) {
   uintptr_t pc, sp, fp;
   // This frame's registers, read together, so that the rule at `pc` is the
   // one that describes `sp` and `fp`.
@@ -291,7 +335,8 @@ __attribute__((noinline)) int cfi_backtrace(uintptr_t* frames, int capacity, Lea
       "mov %%rbp, %2"
       : "=r"(pc), "=r"(sp), "=r"(fp));
   int depth = 0;
-  if (walk(pc, sp, fp, frames, capacity, skip_leading, depth) == WalkEnd::Done) return depth;
+  Cursor start{sp, fp, true, pc, 0};
+  if (walk(start, frames, capacity, skip_leading, depth) == WalkEnd::Done) return depth;
   g_fallbacks.fetch_add(1, std::memory_order_relaxed);
   depth = unwind_with_libgcc(frames, capacity, skip_leading, 1);
   asm volatile("" ::: "memory");  // no tail call, as in libgcc_backtrace

@@ -57,7 +57,7 @@ TEST_CASE("nonsense in the library's variables: one warning each, defaults, the 
   INFO("stderr: " << result.err);
   REQUIRE(result.exit_code == 0);
   CHECK(result.out == "allocated 4\n");
-  CHECK_THAT(result.err, Catch::Contains("OOMTRACE_STACKS=maybe is not 0, 1 or fp; using 1"));
+  CHECK_THAT(result.err, Catch::Contains("OOMTRACE_STACKS=maybe is not 0, 1, cfi, dwarf or fp; using 1"));
   CHECK_THAT(result.err, Catch::Contains("OOMTRACE_QUIET=2 is not 0 or 1; using 0"));
   CHECK_THAT(result.err, Catch::Contains("OOMTRACE_FOLLOW_EXEC=sometimes is not 0 or 1; using 0"));
   CHECK_THAT(result.err, Catch::Contains("is not an executable"));
