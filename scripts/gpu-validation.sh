@@ -3,7 +3,9 @@
 # the simulated GPU) on this machine's real GPU with its installed PyTorch,
 # and writes a table of verdicts and figures for docs/validation.md. Then
 # attaches `oomtrace attach` to a PyTorch job mid-run and checks that CUPTI
-# saw its expandable segments (tests/attach_scenarios).
+# saw its expandable segments (tests/attach_scenarios), and reads the real
+# traces back as HTML and through both exports (PyTorch's _memory_viz on the
+# torch-snapshot one).
 #
 #   scripts/gpu-validation.sh [--python PYTHON] [--build DIR] [--out FILE]
 #
@@ -65,6 +67,28 @@ python3 "$root/tests/torch/check_torch_scenarios.py" --real-gpu --oomtrace "$bui
 # PyTorch resolved before the attach) the mappings only CUPTI can see.
 python3 "$root/tests/attach_scenarios/attach_scenarios.py" --real-gpu --cli "$build/oomtrace" \
   --torch-python "$python" --only torch --only torch-expandable | tee "$work/attach.log" || status=$?
+# The readers on real traces: the HTML page, and the exports PyTorch's own
+# viewer and Perfetto open (the torch-snapshot one through _memory_viz).
+: >"$work/readers.log"
+for trace in $(find "$work" -name 'oomtrace.*.trace' | sort | head -4); do
+  name=$(basename "$trace" .trace)
+  for step in "report --format html $trace -o $work/$name.html" \
+              "export --format torch-snapshot $trace -o $work/$name.export.pickle" \
+              "export --format perfetto $trace -o $work/$name.perfetto.json"; do
+    # shellcheck disable=SC2086
+    if "$build/oomtrace" $step 2>>"$work/readers.log"; then
+      echo "ok   oomtrace ${step%% -o *}" >>"$work/readers.log"
+    else
+      echo "FAIL oomtrace ${step%% -o *}" >>"$work/readers.log"; status=1
+    fi
+  done
+  if "$python" -c "import pickle, sys; from torch.cuda import _memory_viz as v; s = pickle.load(open(sys.argv[1], 'rb')); v.segment_plot(s); v.trace_plot(s)" \
+      "$work/$name.export.pickle" 2>>"$work/readers.log"; then
+    echo "ok   torch.cuda._memory_viz segment_plot and trace_plot on $name.export.pickle" >>"$work/readers.log"
+  else
+    echo "FAIL torch.cuda._memory_viz on $name.export.pickle" >>"$work/readers.log"; status=1
+  fi
+done
 {
   cat "$out.head" "$out.table"
   echo
@@ -75,6 +99,9 @@ python3 "$root/tests/attach_scenarios/attach_scenarios.py" --real-gpu --cli "$bu
   echo "oomtrace attach on this GPU (tests/attach_scenarios/attach_scenarios.py --real-gpu):"
   grep -E '^(torch|FAIL)' "$work/attach.log" || true
   tail -1 "$work/attach.log"
+  echo
+  echo "The HTML report and the exports on these traces:"
+  grep -E '^(ok|FAIL) ' "$work/readers.log" || echo "no trace to read"
 } >"$out"
 rm -f "$out.head" "$out.table"
 echo "gpu-validation: $(tail -1 "$work/checks.log") in $((SECONDS - started)) s; table in $out, runs in $work" >&2
