@@ -123,6 +123,49 @@ int threads_until_killed(int thread_count, const char* ready_file) {
   for (;;) pause();
 }
 
+// A ledger that outlives a SIGKILL: a file mapped shared, one slot per
+// thread {tid, allocations returned}. A slot's count is raised only after
+// cudaMalloc returned, so every allocation it counts had its trace record
+// committed before the kill.
+struct LedgerSlot {
+  std::atomic<uint64_t> tid;
+  std::atomic<uint64_t> allocations;
+};
+
+LedgerSlot* map_ledger(const char* path, int slots) {
+  int fd = ::open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(sizeof(LedgerSlot) * slots)) != 0) std::_Exit(91);
+  void* mapped = ::mmap(nullptr, sizeof(LedgerSlot) * slots, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) std::_Exit(92);
+  return static_cast<LedgerSlot*>(mapped);
+}
+
+// threads_until_killed with a ledger: each thread counts what it allocated.
+int threads_with_ledger(int thread_count, const char* ready_file, const char* ledger_file) {
+  constexpr int kWarmup = 200;
+  LedgerSlot* ledger = map_ledger(ledger_file, thread_count);
+  std::atomic<int> warmed{0};
+  for (int t = 0; t < thread_count; ++t) {
+    std::thread([&warmed, slot = &ledger[t]] {
+      slot->tid.store(static_cast<uint64_t>(syscall(SYS_gettid)), std::memory_order_release);
+      std::deque<void*> held;
+      for (int i = 0;; ++i) {
+        if (held.size() == 4) {
+          cudaFree(held.front());
+          held.pop_front();
+        }
+        held.push_back(must_malloc());
+        slot->allocations.fetch_add(1, std::memory_order_release);
+        if (i + 1 == kWarmup) ++warmed;
+      }
+    }).detach();
+  }
+  while (warmed.load() < thread_count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  touch(ready_file);
+  for (;;) pause();
+}
+
 // Threads allocate (every other block freed) while the main thread forks
 // `forks` children, each of which allocates 3 blocks and frees one. The
 // parent's trace: 1 + threads * per_thread allocations, half of the
@@ -375,6 +418,7 @@ int main(int argc, char** argv) {
   if (mode == "allocate_copies") return allocate_mode(number(2, 2), true);
   if (mode == "churn") return churn(number(2, 1000));
   if (mode == "threads_until_killed" && argc > 3) return threads_until_killed(number(2, 8), argv[3]);
+  if (mode == "threads_with_ledger" && argc > 4) return threads_with_ledger(number(2, 8), argv[3], argv[4]);
   if (mode == "fork_threads") return fork_while_threads_allocate(number(2, 8), number(3, 200), number(4, 5));
   if (mode == "segv") return segv();
   if (mode == "segv_while_threads") return segv_while_threads(number(2, 4));
