@@ -37,7 +37,9 @@ std::string first_failure_section(const MergeReport& merged) {
   size_t failed = std::count_if(merged.ranks.begin(), merged.ranks.end(),
                                 [](const MergedRank& r) { return r.failure.has_value(); });
   std::string text = "First failure: " + rank_label(rank) + " on " + where(rank) + " at " + when + "\n";
-  text += "  " + std::string(api_name(failure.api)) + " of " + format_bytes(failure.requested_bytes) + " on GPU " +
+  // A failure the framework raised (its own cap) made no CUDA call.
+  std::string call = failure.api != Api::Unknown ? std::string(api_name(failure.api)) : "an allocation";
+  text += "  " + call + " of " + format_bytes(failure.requested_bytes) + " on GPU " +
           std::to_string(failure.device) + "; " + std::to_string(failed) + " of " +
           std::to_string(merged.ranks.size()) + " ranks ran out of memory\n";
   text += "Verdict: " + verdict_text(failure.verdict) + "\n";
