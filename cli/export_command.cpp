@@ -47,11 +47,8 @@ int export_command(const ExportOptions& options) {
     return kExitBadInput;
   }
   ProgressBar progress("reading " + options.trace_path);
-  trace::ReadResult read = trace::read_trace(options.trace_path, [&](uint64_t done, uint64_t total) {
-    progress.update(done, total);
-  });
+  trace::ReadResult read = read_trace_showing_progress(options.trace_path, progress);
   if (!read.trace) {
-    progress.finish();
     print_error(read.error);
     return kExitBadInput;
   }

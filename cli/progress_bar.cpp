@@ -84,4 +84,11 @@ void ProgressBar::finish() {
   drawn_ = false;
 }
 
+trace::ReadResult read_trace_showing_progress(const std::string& path, ProgressBar& progress) {
+  trace::ReadResult read =
+      trace::read_trace(path, [&progress](uint64_t done, uint64_t total) { progress.update(done, total); });
+  if (!read.trace) progress.finish();
+  return read;
+}
+
 }  // namespace oomtrace::cli

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "trace/reader.h"
+
 namespace oomtrace::cli {
 
 class ProgressBar {
@@ -39,5 +41,9 @@ class ProgressBar {
   Clock::time_point started_;
   Clock::time_point last_draw_;
 };
+
+// trace::read_trace with the bar following the bytes read; on failure the
+// bar is cleared, so the caller's error line starts clean.
+trace::ReadResult read_trace_showing_progress(const std::string& path, ProgressBar& progress);
 
 }  // namespace oomtrace::cli

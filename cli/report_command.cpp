@@ -61,11 +61,8 @@ int print_snapshot_report(const ReportOptions& options) {
 int print_report(const ReportOptions& options) {
   if (report::file_starts_like_pickle(options.trace_path)) return print_snapshot_report(options);
   ProgressBar progress("reading " + options.trace_path);
-  trace::ReadResult read = trace::read_trace(options.trace_path, [&](uint64_t done, uint64_t total) {
-    progress.update(done, total);
-  });
+  trace::ReadResult read = read_trace_showing_progress(options.trace_path, progress);
   if (!read.trace) {
-    progress.finish();
     print_error(read.error);
     return kExitBadInput;
   }

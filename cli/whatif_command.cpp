@@ -43,7 +43,7 @@ report::WhatIfResult analyze(const std::string& path, const report::WhatIfOption
     return result;
   }
   ProgressBar progress("reading " + path);
-  trace::ReadResult read = trace::read_trace(path, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
+  trace::ReadResult read = read_trace_showing_progress(path, progress);
   progress.finish();
   if (!read.trace) return {std::nullopt, read.error};
   report::WhatIfResult result = report::analyze_whatif(*read.trace, options);
