@@ -2,16 +2,12 @@
 #include <nlohmann/json.hpp>
 
 #include "report/merge/merge.h"
+#include "report/render/json_values.h"
 
 namespace oomtrace::report {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-template <typename T>
-json or_null(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
 
 const char* rank_source_name(RankSource source) {
   return source == RankSource::Trace ? "trace" : "file_order";

@@ -9,6 +9,7 @@
 #include "report/messages/message_failure.h"
 #include "report/common/text_wrap.h"
 #include "report/verdicts/verdict.h"
+#include "report/render/json_values.h"
 
 namespace oomtrace::report::messages {
 namespace {
@@ -111,11 +112,6 @@ std::string earlier_lines(const std::vector<ParsedMessage>& earlier) {
             (verdict ? verdict_name(*verdict) : std::string("verdict unknown")) + "\n";
   }
   return text;
-}
-
-template <typename T>
-json or_null(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "report/render/json_report.h"
+#include "report/render/json_values.h"
 
 #include <ctime>
 
@@ -8,11 +9,6 @@ namespace oomtrace::report {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-template <typename T>
-json or_null(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
 
 json process_json(const ProcessSummary& process) {
   return {{"pid", or_null(process.pid)},

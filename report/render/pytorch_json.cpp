@@ -1,14 +1,10 @@
 #include "report/render/pytorch_json.h"
+#include "report/render/json_values.h"
 
 namespace oomtrace::report {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-template <typename T>
-json or_null(const std::optional<T>& value) {
-  return value ? json(*value) : json(nullptr);
-}
 
 json tally_json(const TorchStateTally& tally) { return {{"count", tally.blocks}, {"bytes", tally.bytes}}; }
 
