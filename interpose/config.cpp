@@ -42,6 +42,17 @@ StackMode parse_stack_mode(std::vector<std::string>& problems) {
   return StackMode::CachedCfi;
 }
 
+// The TSC where the kernel keeps its own clock on it, unless told not to.
+bool parse_tsc_clock(std::vector<std::string>& problems) {
+  const char* value = std::getenv("OOMTRACE_CLOCK");
+  if (!value || !*value) return true;
+  std::string_view text(value);
+  if (text == "tsc" || text == "auto") return true;
+  if (text == "monotonic") return false;
+  problems.push_back(std::string("OOMTRACE_CLOCK=") + value + " is not auto, tsc or monotonic; using auto");
+  return true;
+}
+
 std::string directory_of_this_library() {
   Dl_info info{};
   if (!dladdr(reinterpret_cast<void*>(&directory_of_this_library), &info) || !info.dli_fname) {
@@ -78,6 +89,7 @@ Config read_config() {
     }
   }
   config.stacks = parse_stack_mode(config.problems);
+  config.tsc_clock = parse_tsc_clock(config.problems);
   config.quiet = parse_flag("OOMTRACE_QUIET", false, config.problems);
   // Read by the exec hooks from the new program's environment (no config
   // there: they may run in a vforked child); checked here to warn once.

@@ -20,6 +20,9 @@ enum class StackMode {
 struct Config {
   std::string output_dir = ".";  // OOMTRACE_DIR
   StackMode stacks = StackMode::CachedCfi;
+  // OOMTRACE_CLOCK=monotonic: clock_gettime for every stamp, never the TSC
+  // (event_clock.h).
+  bool tsc_clock = true;
   bool quiet = false;            // OOMTRACE_QUIET=1: no line on stderr at exit
   std::string cli_path;          // OOMTRACE_CLI, else `oomtrace` beside the library
   std::vector<std::string> problems;  // one line per rejected variable

@@ -18,6 +18,7 @@
 #include "interpose/config.h"
 #include "interpose/current_device.h"
 #include "interpose/diagnostics.h"
+#include "interpose/event_clock.h"
 #include "interpose/distributed_rank.h"
 #include "interpose/failure_probe.h"
 #include "interpose/hook_scope.h"
@@ -50,6 +51,7 @@ struct Recorder {
   ProcessMemory model;
   StackInterner stacks;
   std::string trace_path;
+  EventClock clock;
   uint64_t start_ns = 0;
   // Set under the lock; read without it first, so that the allocations
   // after a device's first take the lock once, not twice.
@@ -92,11 +94,8 @@ class Locked {
   Recorder& r_;
 };
 
-uint64_t monotonic_ns() {
-  timespec now{};
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
-}
+// Nanoseconds since the trace began. Under the lock (event_clock.h).
+uint64_t since_start_ns(Recorder& r) { return r.clock.now_ns() - r.start_ns; }
 
 thread_local uint32_t tls_thread_id __attribute__((tls_model("initial-exec"))) = 0;
 
@@ -145,7 +144,8 @@ bool ensure_recording(Recorder& r) {
     r.state = State::Disabled;
     return false;
   }
-  r.start_ns = monotonic_ns();
+  r.clock.start(r.config.tsc_clock);
+  r.start_ns = r.clock.now_ns();
   r.state = State::Recording;
   write_preamble(r);
   // Handlers installed into a program that is already running could change
@@ -193,7 +193,7 @@ Event make_event(EventType type, Api api, int device, uint64_t address, uint64_t
 void write_event(Recorder& r, Event event, const RawStack* stack) {
   Locked guard(r);
   if (!ensure_recording(r)) return;
-  event.time_ns = monotonic_ns() - r.start_ns;
+  event.time_ns = since_start_ns(r);
   if (stack) event.stack_id = r.stacks.intern(*stack, r.writer);
   // A pool block names no device: the segment that contains it does.
   if (api_memory_kind(event.api) == MemoryKind::SubAllocation) {
@@ -292,7 +292,7 @@ void record_failure(Api api, int device, uint64_t requested, int result, uint64_
   {
     Locked guard(r);
     if (!ensure_recording(r)) return;
-    failure.event.time_ns = monotonic_ns() - r.start_ns;
+    failure.event.time_ns = since_start_ns(r);
     failure.event.stack_id = r.stacks.intern(stack, r.writer);
     if (device != kHostDevice) {
       const DeviceFigures& figures = r.model.device(device);
@@ -315,7 +315,7 @@ void record_framework_error(const std::string& framework, const std::string& mes
   // fraction): the error alone is worth a trace.
   if (!ensure_recording(r)) return;
   trace::FrameworkError error;
-  error.time_ns = monotonic_ns() - r.start_ns;
+  error.time_ns = since_start_ns(r);
   error.thread = thread_id();
   error.framework = framework;
   // Bounded: a record must stay far below the reader's limit.
@@ -330,7 +330,7 @@ void record_attachment(const std::string& kind, const std::string& path) {
   Locked guard(r);
   if (r.state != State::Recording) return;
   trace::Attachment attachment;
-  attachment.time_ns = monotonic_ns() - r.start_ns;
+  attachment.time_ns = since_start_ns(r);
   attachment.kind = kind.substr(0, 256);
   attachment.path = path.substr(0, 4096);
   r.writer.write_attachment(attachment);
@@ -390,7 +390,7 @@ void record_attach(const trace::AttachInfo& attach) {
   Locked guard(r);
   if (r.state != State::Recording) return;
   trace::AttachInfo stamped = attach;
-  stamped.time_ns = monotonic_ns() - r.start_ns;
+  stamped.time_ns = since_start_ns(r);
   r.writer.write_attach(stamped);
   stop_if_unhealthy(r);
 }
@@ -411,7 +411,7 @@ namespace {
 void write_trailer(Recorder& r, const char* reason) {
   trace::Trailer trailer;
   trailer.events = r.writer.events_written();
-  trailer.end_time_ns = monotonic_ns() - r.start_ns;
+  trailer.end_time_ns = since_start_ns(r);
   trailer.exit_reason = reason;
   r.writer.finish(trailer);
   r.state = State::Finished;
