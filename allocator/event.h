@@ -19,6 +19,8 @@ inline constexpr int kHostDevice = -1;  // host-pinned memory has no device
 struct Event {
   EventType type = EventType::Alloc;
   Api api = Api::Unknown;
+  // kHostDevice also on frees and pool blocks (the library writes them
+  // without one since 2026-12): the segment holding the address says which.
   int16_t device = kHostDevice;
   int32_t result = 0;      // the CUDA status the call returned
   uint64_t address = 0;    // pointer; for cuMemCreate/cuMemRelease the handle

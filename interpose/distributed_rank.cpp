@@ -9,7 +9,10 @@ namespace {
 // inside a Slurm allocation), the one closest to the program wins: torchrun
 // sets RANK for each worker, while SLURM_PROCID names the task that ran
 // torchrun itself.
-constexpr const char* kRankVariables[] = {"RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"};
+// Kubernetes' Indexed Jobs number each pod (JOB_COMPLETION_INDEX) and set
+// nothing else; last, since torchrun or MPI inside a pod know better.
+constexpr const char* kRankVariables[] = {"RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK",
+                                          "JOB_COMPLETION_INDEX"};
 constexpr const char* kLocalRankVariables[] = {"LOCAL_RANK", "SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK"};
 constexpr const char* kWorldSizeVariables[] = {"WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
 

@@ -14,11 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "allocator/process_memory.h"
 #include "interpose/config.h"
 #include "interpose/current_device.h"
 #include "interpose/diagnostics.h"
 #include "interpose/event_clock.h"
+#include "interpose/failure_model.h"
 #include "interpose/distributed_rank.h"
 #include "interpose/failure_probe.h"
 #include "interpose/hook_scope.h"
@@ -48,7 +48,8 @@ struct Recorder {
   std::atomic<State> state{State::Idle};
   Config config;
   trace::TraceWriter writer;
-  ProcessMemory model;
+  // Up to date only at a failure: the hot path writes records and nothing else.
+  FailureModel model;
   StackInterner stacks;
   std::string trace_path;
   EventClock clock;
@@ -195,12 +196,9 @@ void write_event(Recorder& r, Event event, const RawStack* stack) {
   if (!ensure_recording(r)) return;
   event.time_ns = since_start_ns(r);
   if (stack) event.stack_id = r.stacks.intern(*stack, r.writer);
-  // A pool block names no device: the segment that contains it does.
-  if (api_memory_kind(event.api) == MemoryKind::SubAllocation) {
-    event.device = static_cast<int16_t>(r.model.device_containing(event.address));
-  }
+  // A pool block is written with no device (kHostDevice): every reader
+  // takes it from the segment that holds the block, as the model does.
   r.writer.write_event(event);
-  r.model.apply(event);
   stop_if_unhealthy(r);
 }
 
@@ -294,13 +292,14 @@ void record_failure(Api api, int device, uint64_t requested, int result, uint64_
     if (!ensure_recording(r)) return;
     failure.event.time_ns = since_start_ns(r);
     failure.event.stack_id = r.stacks.intern(stack, r.writer);
-    if (device != kHostDevice) {
-      const DeviceFigures& figures = r.model.device(device);
+    // Every record before this one is whole (the lock): the model reads
+    // them back and holds what the process held when the call failed.
+    if (device != kHostDevice && r.model.catch_up(r.writer)) {
+      const DeviceFigures& figures = r.model.memory().device(device);
       failure.process_reserved_bytes = figures.reserved_bytes;
       failure.process_segments = figures.segment_count;
     }
     r.writer.write_failure(failure);
-    r.model.apply(failure.event);
     r.any_failure = true;
     stop_if_unhealthy(r);
   }
@@ -354,7 +353,7 @@ namespace {
 // Back to a recorder that has seen nothing, as a forked child's is.
 void forget_everything(Recorder& r) {
   r.writer.reset();
-  r.model = ProcessMemory{};
+  r.model.reset();
   r.stacks.clear();
   r.trace_path.clear();
   for (auto& described : r.device_described) described.store(false, std::memory_order_relaxed);

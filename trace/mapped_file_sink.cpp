@@ -127,6 +127,19 @@ bool MappedFileSink::append_record(uint8_t type, std::string_view payload) {
   return true;
 }
 
+size_t MappedFileSink::read_back(uint64_t offset, uint8_t* out, size_t length) const {
+  if (fd_ < 0 || offset >= pos_) return 0;
+  length = static_cast<size_t>(std::min<uint64_t>(length, pos_ - offset));
+  size_t done = 0;
+  while (done < length) {
+    ssize_t got = ::pread(fd_, out + done, length - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    done += static_cast<size_t>(got);
+  }
+  return done;
+}
+
 void MappedFileSink::unmap() {
   if (window_) ::munmap(window_, window_length_);
   window_ = nullptr;

@@ -41,6 +41,10 @@ class MappedFileSink {
   void abandon();
 
   uint64_t size() const { return pos_; }
+  // Copies what was appended at [offset, offset + length) into `out`
+  // (pread: the page cache is the mapping's). Returns the bytes copied; short
+  // at the end of the data or on an error.
+  size_t read_back(uint64_t offset, uint8_t* out, size_t length) const;
 
  private:
   bool reserve(size_t bytes);

@@ -9,6 +9,7 @@
 
 #include "trace/encoding.h"
 #include "trace/event_codec.h"
+#include "trace/record_framing.h"
 
 namespace oomtrace::trace {
 namespace {
@@ -228,39 +229,6 @@ class RecordParser {
  public:
   uint64_t skipped_events() const { return skipped_events_; }
 };
-
-// The varint after a record's type byte; returns how many bytes it took, 0
-// when the data ends inside it.
-size_t read_length(const uint8_t* data, size_t size, uint64_t& length) {
-  Decoder in(data, size);
-  length = in.u64();
-  return in.ok() ? in.consumed() : 0;
-}
-
-struct Framed {
-  enum Status { Record, End, Oversized } status = End;
-  RecordType type = RecordType::End;
-  size_t body = 0;  // offset of the payload
-  uint64_t length = 0;
-};
-
-// The record at `pos`. End: zeros (never written), or the data cut inside
-// the record; Oversized: a length no writer produces.
-Framed frame_at(const uint8_t* data, size_t size, size_t pos) {
-  Framed framed;
-  framed.type = static_cast<RecordType>(data[pos]);
-  if (framed.type == RecordType::End) return framed;
-  size_t length_bytes = read_length(data + pos + 1, size - pos - 1, framed.length);
-  if (length_bytes == 0) return framed;
-  if (framed.length > kMaxPayloadBytes) {
-    framed.status = Framed::Oversized;
-    return framed;
-  }
-  framed.body = pos + 1 + length_bytes;
-  if (framed.length > size - framed.body) return framed;
-  framed.status = Framed::Record;
-  return framed;
-}
 
 // Records that can hold an event (kMinEventBytes or more), so that the
 // event vector is sized once: a long run's trace holds tens of millions,

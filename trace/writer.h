@@ -44,6 +44,10 @@ class TraceWriter {
 
   uint64_t events_written() const { return events_; }
   uint64_t bytes_written() const { return sink_.size(); }
+  // The trace's own bytes, for the library's model to catch up at a failure.
+  size_t read_back(uint64_t offset, uint8_t* out, size_t length) const {
+    return sink_.read_back(offset, out, length);
+  }
 
  private:
   void emit(RecordType type);

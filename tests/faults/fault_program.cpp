@@ -300,7 +300,7 @@ int plant_symlink(const char* victim) {
   // The library names a rank of a distributed job (a suite run inside a
   // Slurm allocation inherits SLURM_PROCID): plant where it will write.
   std::string rank;
-  for (const char* name : {"RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"}) {
+  for (const char* name : {"RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "JOB_COMPLETION_INDEX"}) {
     const char* value = std::getenv(name);
     if (value && *value && std::strspn(value, "0123456789") == std::strlen(value)) {
       rank = std::string("rank") + value + ".";

@@ -27,7 +27,7 @@ FAILING_RANK = 5
 DEVICE_BYTES = 4 << 30
 LAUNCHER_VARIABLES = ["RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NTASKS",
                       "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_SIZE",
-                      "PMI_RANK", "PMI_SIZE", "OOMTRACE_DIR", "LD_PRELOAD"]
+                      "PMI_RANK", "PMI_SIZE", "JOB_COMPLETION_INDEX", "OOMTRACE_DIR", "LD_PRELOAD"]
 TRACE_NAME = re.compile(r"^oomtrace\.(?P<host>.+)\.rank(?P<rank>\d+)\.(?P<pid>\d+)\.trace$")
 failures = []
 

@@ -28,9 +28,9 @@ interpose::DistributedRank rank_under(std::map<std::string, std::string> environ
 
 }  // namespace
 
-TEST_CASE("RANK wins over SLURM_PROCID, which wins over Open MPI, which wins over PMI", "[rank]") {
-  std::map<std::string, std::string> all = {
-      {"RANK", "3"}, {"SLURM_PROCID", "1"}, {"OMPI_COMM_WORLD_RANK", "2"}, {"PMI_RANK", "4"}};
+TEST_CASE("RANK wins over SLURM_PROCID, Open MPI, PMI, then Kubernetes' pod index", "[rank]") {
+  std::map<std::string, std::string> all = {{"RANK", "3"},     {"SLURM_PROCID", "1"},        {"OMPI_COMM_WORLD_RANK", "2"},
+                                            {"PMI_RANK", "4"}, {"JOB_COMPLETION_INDEX", "6"}};
   CHECK(rank_under(all).rank == 3u);
   all.erase("RANK");
   CHECK(rank_under(all).rank == 1u);
@@ -39,6 +39,8 @@ TEST_CASE("RANK wins over SLURM_PROCID, which wins over Open MPI, which wins ove
   all.erase("OMPI_COMM_WORLD_RANK");
   CHECK(rank_under(all).rank == 4u);
   all.erase("PMI_RANK");
+  CHECK(rank_under(all).rank == 6u);
+  all.erase("JOB_COMPLETION_INDEX");
   CHECK_FALSE(rank_under(all).rank.has_value());
 }
 

@@ -2,9 +2,12 @@
 // allocator, and through a cudaMallocAsync pool's counters.
 #include <catch2/catch.hpp>
 
+#include "allocator/process_memory.h"
 #include "scenario_harness.h"
+#include "trace/reader.h"
 
 using namespace scenario;
+using namespace oomtrace;
 using nlohmann::json;
 
 namespace {
@@ -131,4 +134,58 @@ TEST_CASE("a program's own allocator that is not PyTorch's: no replay under PyTo
   RunResult result = run({kProgram, "pool_api"}, kArenaDevice);
   REQUIRE(result.exit_code == 1);
   CHECK(only_failure(result.report())["replay"].is_null());
+}
+
+namespace {
+
+// What the process held on `device` before trace event `index`, replayed by
+// the report's own model.
+DeviceFigures replayed_before(const oomtrace::trace::Trace& trace, size_t index, int device) {
+  ProcessMemory memory;
+  for (size_t i = 0; i < index && i < trace.events.size(); ++i) memory.apply(trace.events[i]);
+  return memory.device(device);
+}
+
+void check_failure_figures_match_the_replay(const RunResult& result, size_t expected_failures) {
+  oomtrace::trace::ReadResult read = oomtrace::trace::read_trace(result.only(".trace").string());
+  REQUIRE(read.trace);
+  const oomtrace::trace::Trace& trace = *read.trace;
+  REQUIRE(trace.failures.size() == expected_failures);
+  for (const oomtrace::trace::RecordedFailure& failure : trace.failures) {
+    int device = failure.context.event.device;
+    DeviceFigures replayed = replayed_before(trace, failure.event_index, device);
+    CHECK(replayed.reserved_bytes > 0);
+    CHECK(failure.context.process_reserved_bytes == replayed.reserved_bytes);
+    CHECK(failure.context.process_segments == replayed.segment_count);
+  }
+}
+
+}  // namespace
+
+// The library keeps no model on the hot path: at a failure it reads its own
+// trace back from where it stopped (interpose/failure_model.h). What the
+// Failure record carries must be what the report replays.
+TEST_CASE("a failure record carries the figures the report's replay finds at that instant") {
+  SECTION("pool blocks inside an arena: one catch-up over every block") {
+    RunResult result = run({kProgram, "pool_api"}, kArenaDevice);
+    REQUIRE(result.exit_code == 1);
+    check_failure_figures_match_the_replay(result, 1);
+    // Pool blocks are written without a device; every reader takes the
+    // segment's, and the report still finds the blocks on GPU 0.
+    oomtrace::trace::ReadResult read = oomtrace::trace::read_trace(result.only(".trace").string());
+    REQUIRE(read.trace);
+    size_t pool_events = 0;
+    for (const Event& event : read.trace->events) {
+      if (api_memory_kind(event.api) != MemoryKind::SubAllocation) continue;
+      ++pool_events;
+      CHECK(event.device == kHostDevice);
+    }
+    CHECK(pool_events == 16 + 8);
+    CHECK(only_failure(result.report())["process_allocated_bytes"] == 1 * kGiB);
+  }
+  SECTION("two failures: the second catch-up starts where the first stopped") {
+    RunResult result = run({SCENARIO_RUNTIME_PATH, "exhausted"}, {{"FAKE_CUDA_TOTAL_MIB", "8192"}});
+    REQUIRE(result.exit_code == 1);
+    check_failure_figures_match_the_replay(result, 2);
+  }
 }
