@@ -1,4 +1,5 @@
 #include "interpose/recorder.h"
+#include "interpose/recorder_lock.h"
 
 #include <algorithm>
 #include <atomic>
@@ -37,12 +38,10 @@ enum class State { Idle, Recording, Finished, Disabled };
 constexpr int kMaxDevices = 64;
 
 struct Recorder {
-  // Adaptive: the lock is held for a few hundred nanoseconds, so a waiter
-  // spins briefly before sleeping in the kernel. With 8 threads allocating
-  // on 2 cores a pair took 1011 ns instead of 1326 (means of three
-  // alternating runs of bench/alloc_overhead_bench, no stacks); one thread
-  // alone is unchanged.
-  pthread_mutex_t lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+  // Spins briefly before sleeping in the kernel: the lock is held for a few
+  // hundred nanoseconds. (With 8 threads allocating on 2 cores, glibc's
+  // adaptive mutex took a pair to 1011 ns where a plain one took 1326.)
+  RecorderLock lock;
   // Written under the lock; read without it on the hot path to skip work
   // early (config is complete before the state says Recording).
   std::atomic<State> state{State::Idle};
@@ -81,12 +80,12 @@ uint32_t thread_id();
 class Locked {
  public:
   explicit Locked(Recorder& r) : r_(r) {
-    pthread_mutex_lock(&r_.lock);
+    r_.lock.lock();
     r_.owner.store(thread_id(), std::memory_order_relaxed);
   }
   ~Locked() {
     r_.owner.store(0, std::memory_order_relaxed);
-    pthread_mutex_unlock(&r_.lock);
+    r_.lock.unlock();
   }
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
@@ -417,9 +416,9 @@ void write_trailer(Recorder& r, const char* reason) {
 }
 
 void finish_without_blocking(Recorder& r, const char* reason) {
-  if (pthread_mutex_trylock(&r.lock) != 0) return;
+  if (!r.lock.try_lock()) return;
   if (r.state == State::Recording) write_trailer(r, reason);
-  pthread_mutex_unlock(&r.lock);
+  r.lock.unlock();
 }
 
 }  // namespace
@@ -465,9 +464,9 @@ void finish_recording_from_signal(int signal_number) {
   finish_without_blocking(recorder(), signal_exit_reason(signal_number));
 }
 
-void prepare_fork() { pthread_mutex_lock(&recorder().lock); }
+void prepare_fork() { recorder().lock.lock(); }
 
-void after_fork_in_parent() { pthread_mutex_unlock(&recorder().lock); }
+void after_fork_in_parent() { recorder().lock.unlock(); }
 
 void after_fork_in_child() {
   Recorder& r = recorder();
@@ -479,7 +478,7 @@ void after_fork_in_child() {
   reset_warnings_after_fork();
   disarm_signal_report();
   // The forking thread took the lock in prepare_fork and is this thread now.
-  pthread_mutex_unlock(&r.lock);
+  r.lock.unlock();
 }
 
 }  // namespace oomtrace::interpose
