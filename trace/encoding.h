@@ -80,6 +80,27 @@ class Decoder {
   Decoder(const uint8_t* data, size_t size) : data_(data), size_(size) {}
 
   uint64_t u64() {
+    // Ten bytes left, the most a varint takes: no bounds check per byte.
+    // Reading a long trace is mostly this (pos_ never passes size_).
+    if (__builtin_expect(size_ - pos_ >= 10, 1)) {
+      const uint8_t* in = data_ + pos_;
+      if (in[0] < 0x80) {
+        pos_ += 1;
+        return in[0];
+      }
+      uint64_t value = in[0] & 0x7f;
+      for (int i = 1; i < 10; ++i) {
+        value |= static_cast<uint64_t>(in[i] & 0x7f) << (7 * i);
+        if (in[i] < 0x80) {
+          pos_ += static_cast<size_t>(i) + 1;
+          return value;
+        }
+      }
+      return fail();
+    }
+    return u64_near_the_end();
+  }
+  uint64_t u64_near_the_end() {
     uint64_t value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (pos_ >= size_) return fail();

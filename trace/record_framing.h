@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "trace/encoding.h"
 #include "trace/format.h"
 
 namespace oomtrace::trace {
@@ -21,7 +22,24 @@ struct Framed {
   uint64_t length = 0;
 };
 
-// The record at `pos`, which must be below `size`.
-Framed frame_at(const uint8_t* data, size_t size, size_t pos);
+// The record at `pos`, which must be below `size`. Inline: reading a long
+// trace calls it once per record.
+inline Framed frame_at(const uint8_t* data, size_t size, size_t pos) {
+  Framed framed;
+  framed.type = static_cast<RecordType>(data[pos]);
+  if (framed.type == RecordType::End) return framed;
+  // The length's varint; the data may end inside it.
+  Decoder length(data + pos + 1, size - pos - 1);
+  framed.length = length.u64();
+  if (!length.ok()) return framed;
+  if (framed.length > kMaxPayloadBytes) {
+    framed.status = Framed::Oversized;
+    return framed;
+  }
+  framed.body = pos + 1 + length.consumed();
+  if (framed.length > size - framed.body) return framed;
+  framed.status = Framed::Record;
+  return framed;
+}
 
 }  // namespace oomtrace::trace
