@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "interpose/failure_model.h"
+#include "reproducible_random.h"
 #include "trace/writer.h"
 
 namespace {
@@ -29,15 +30,8 @@ constexpr int kBlocksPerSegment = 16;
 struct RunShapedTrace {
   trace::TraceWriter& writer;
   std::vector<bool> live = std::vector<bool>(kSegments * kBlocksPerSegment, false);
-  uint64_t random_state = 0x9e3779b97f4a7c15ull;
+  ReproducibleRandom random;
   uint64_t events = 0;
-
-  uint64_t next_random() {
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return random_state * 2685821657736338717ull;
-  }
 
   void write(EventType type, Api api, int device, uint64_t address, uint64_t size) {
     Event event;
@@ -59,7 +53,7 @@ struct RunShapedTrace {
   void churn(uint64_t count) {
     const uint64_t block_bytes = kSegmentBytes / kBlocksPerSegment;
     for (uint64_t i = 0; i < count; ++i) {
-      size_t slot = next_random() % live.size();
+      size_t slot = random.next() % live.size();
       uint64_t address = segment(static_cast<int>(slot / kBlocksPerSegment)) + (slot % kBlocksPerSegment) * block_bytes;
       bool alloc = !live[slot];
       write(alloc ? EventType::Alloc : EventType::Free, alloc ? Api::oomtrace_pool_alloc : Api::oomtrace_pool_free,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "reproducible_random.h"
 #include "trace/writer.h"
 
 namespace {
@@ -28,14 +29,9 @@ struct Generator {
   trace::TraceWriter writer;
   uint64_t time_ns = 0;
   uint64_t events = 0;
-  uint64_t random_state = 0x9e3779b97f4a7c15ull;
+  ReproducibleRandom random;
 
-  uint64_t next_random() {  // xorshift64*: reproducible, no <random> state
-    random_state ^= random_state >> 12;
-    random_state ^= random_state << 25;
-    random_state ^= random_state >> 27;
-    return random_state * 2685821657736338717ull;
-  }
+  uint64_t next_random() { return random.next(); }
 
   void event(EventType type, Api api, uint64_t address, uint64_t size, uint32_t stack) {
     Event e;
