@@ -1,5 +1,4 @@
 #include "interpose/recorder.h"
-#include "interpose/recorder_lock.h"
 
 #include <algorithm>
 #include <atomic>
@@ -18,14 +17,15 @@
 #include "interpose/config.h"
 #include "interpose/current_device.h"
 #include "interpose/diagnostics.h"
+#include "interpose/distributed_rank.h"
 #include "interpose/event_clock.h"
 #include "interpose/failure_model.h"
-#include "interpose/distributed_rank.h"
 #include "interpose/failure_probe.h"
 #include "interpose/hook_scope.h"
 #include "interpose/instance_guard.h"
 #include "interpose/native_stack.h"
 #include "interpose/process_identity.h"
+#include "interpose/recorder_lock.h"
 #include "interpose/signal_report.h"
 #include "trace/report_hook.h"
 #include "trace/writer.h"
