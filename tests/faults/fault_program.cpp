@@ -99,30 +99,6 @@ int churn(int pairs) {
   return 0;
 }
 
-// Threads allocate and free until the process is killed from outside; each
-// keeps at most four blocks (frees before it allocates). READY_FILE appears
-// once every thread has allocated `warmup` blocks.
-int threads_until_killed(int thread_count, const char* ready_file) {
-  constexpr int kWarmup = 200;
-  std::atomic<int> warmed{0};
-  for (int t = 0; t < thread_count; ++t) {
-    std::thread([&warmed] {
-      std::deque<void*> held;
-      for (int i = 0;; ++i) {
-        if (held.size() == 4) {
-          cudaFree(held.front());
-          held.pop_front();
-        }
-        held.push_back(must_malloc());
-        if (i + 1 == kWarmup) ++warmed;
-      }
-    }).detach();
-  }
-  while (warmed.load() < thread_count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  touch(ready_file);
-  for (;;) pause();
-}
-
 // A ledger that outlives a SIGKILL: a file mapped shared, one slot per
 // thread {tid, allocations returned}. A slot's count is raised only after
 // cudaMalloc returned, so every allocation it counts had its trace record
@@ -141,14 +117,17 @@ LedgerSlot* map_ledger(const char* path, int slots) {
   return static_cast<LedgerSlot*>(mapped);
 }
 
-// threads_until_killed with a ledger: each thread counts what it allocated.
-int threads_with_ledger(int thread_count, const char* ready_file, const char* ledger_file) {
+// Threads allocate and free until the process is killed from outside; each
+// keeps at most four blocks (frees before it allocates). READY_FILE appears
+// once every thread has allocated `warmup` blocks. With a ledger file, each
+// thread counts there what it allocated.
+int threads_until_killed(int thread_count, const char* ready_file, const char* ledger_file = nullptr) {
   constexpr int kWarmup = 200;
-  LedgerSlot* ledger = map_ledger(ledger_file, thread_count);
+  LedgerSlot* ledger = ledger_file ? map_ledger(ledger_file, thread_count) : nullptr;
   std::atomic<int> warmed{0};
   for (int t = 0; t < thread_count; ++t) {
-    std::thread([&warmed, slot = &ledger[t]] {
-      slot->tid.store(static_cast<uint64_t>(syscall(SYS_gettid)), std::memory_order_release);
+    std::thread([&warmed, slot = ledger ? &ledger[t] : nullptr] {
+      if (slot) slot->tid.store(static_cast<uint64_t>(syscall(SYS_gettid)), std::memory_order_release);
       std::deque<void*> held;
       for (int i = 0;; ++i) {
         if (held.size() == 4) {
@@ -156,7 +135,7 @@ int threads_with_ledger(int thread_count, const char* ready_file, const char* le
           held.pop_front();
         }
         held.push_back(must_malloc());
-        slot->allocations.fetch_add(1, std::memory_order_release);
+        if (slot) slot->allocations.fetch_add(1, std::memory_order_release);
         if (i + 1 == kWarmup) ++warmed;
       }
     }).detach();
@@ -418,7 +397,7 @@ int main(int argc, char** argv) {
   if (mode == "allocate_copies") return allocate_mode(number(2, 2), true);
   if (mode == "churn") return churn(number(2, 1000));
   if (mode == "threads_until_killed" && argc > 3) return threads_until_killed(number(2, 8), argv[3]);
-  if (mode == "threads_with_ledger" && argc > 4) return threads_with_ledger(number(2, 8), argv[3], argv[4]);
+  if (mode == "threads_with_ledger" && argc > 4) return threads_until_killed(number(2, 8), argv[3], argv[4]);
   if (mode == "fork_threads") return fork_while_threads_allocate(number(2, 8), number(3, 200), number(4, 5));
   if (mode == "segv") return segv();
   if (mode == "segv_while_threads") return segv_while_threads(number(2, 4));
