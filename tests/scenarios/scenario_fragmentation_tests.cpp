@@ -146,10 +146,13 @@ DeviceFigures replayed_before(const oomtrace::trace::Trace& trace, size_t index,
   return memory.device(device);
 }
 
-void check_failure_figures_match_the_replay(const RunResult& result, size_t expected_failures) {
-  oomtrace::trace::ReadResult read = oomtrace::trace::read_trace(result.only(".trace").string());
+trace::Trace read_the_trace(const RunResult& result) {
+  trace::ReadResult read = trace::read_trace(result.only(".trace").string());
   REQUIRE(read.trace);
-  const oomtrace::trace::Trace& trace = *read.trace;
+  return std::move(*read.trace);
+}
+
+void check_failure_figures_match_the_replay(const trace::Trace& trace, size_t expected_failures) {
   REQUIRE(trace.failures.size() == expected_failures);
   for (const oomtrace::trace::RecordedFailure& failure : trace.failures) {
     int device = failure.context.event.device;
@@ -169,13 +172,12 @@ TEST_CASE("a failure record carries the figures the report's replay finds at tha
   SECTION("pool blocks inside an arena: one catch-up over every block") {
     RunResult result = run({kProgram, "pool_api"}, kArenaDevice);
     REQUIRE(result.exit_code == 1);
-    check_failure_figures_match_the_replay(result, 1);
+    trace::Trace trace = read_the_trace(result);
+    check_failure_figures_match_the_replay(trace, 1);
     // Pool blocks are written without a device; every reader takes the
     // segment's, and the report still finds the blocks on GPU 0.
-    oomtrace::trace::ReadResult read = oomtrace::trace::read_trace(result.only(".trace").string());
-    REQUIRE(read.trace);
     size_t pool_events = 0;
-    for (const Event& event : read.trace->events) {
+    for (const Event& event : trace.events) {
       if (api_memory_kind(event.api) != MemoryKind::SubAllocation) continue;
       ++pool_events;
       CHECK(event.device == kHostDevice);
@@ -186,6 +188,6 @@ TEST_CASE("a failure record carries the figures the report's replay finds at tha
   SECTION("two failures: the second catch-up starts where the first stopped") {
     RunResult result = run({SCENARIO_RUNTIME_PATH, "exhausted"}, {{"FAKE_CUDA_TOTAL_MIB", "8192"}});
     REQUIRE(result.exit_code == 1);
-    check_failure_figures_match_the_replay(result, 2);
+    check_failure_figures_match_the_replay(read_the_trace(result), 2);
   }
 }
